@@ -1,0 +1,67 @@
+# mle-archetypes: every command a user types. `make` alone lists them.
+# `make test` and `make demo` work as the first command on a new machine: they set up .venv first.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-from-lock
+PIP_VERSION := 26.3
+
+# Spark's Python workers must run the venv's interpreter, not whatever `python3` is on PATH.
+export PYSPARK_PYTHON := $(abspath $(PY))
+export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
+
+.PHONY: help setup java lock test lint format bench demo s3 clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: $(STAMP) java ## create .venv from requirements.lock (a no-op when it is up to date)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing the locked dependencies into $(VENV) (a few minutes the first time)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check "pip==$(PIP_VERSION)"
+	@$(PY) -m pip install --quiet -r requirements.lock
+	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+java: ## check that Java 17+ is installed (Spark needs it)
+	@scripts/check_java.sh
+
+lock: ## re-resolve requirements.in and rewrite requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet "pip==$(PIP_VERSION)"
+	@$(PY) -m pip install --quiet -r requirements.in
+	@{ echo "# Made by 'make lock' from requirements.in. Do not edit by hand."; \
+	   $(PY) -m pip freeze --all --exclude-editable | grep -v '^pip=='; } > requirements.lock
+	@echo "wrote requirements.lock ($$(grep -c '==' requirements.lock) pins)"
+
+test: setup ## run the test suite
+	@$(PY) -m pytest
+
+lint: setup ## ruff (lint and format check) and the import contract between the archetypes
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports
+
+format: setup ## rewrite the code in ruff's format and apply its safe fixes
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+bench: setup ## run the benchmarks; writes reports/bench.json and reports/bench.md
+	@$(PY) -m benchmarks
+
+demo: setup ## generate the Marquee world (small preset, 7 days) and print its summary
+	@$(PY) -m shared.dataset generate --preset small --days 7 --force --report reports/demo.json
+
+s3: setup ## run a moto S3 server on 127.0.0.1 until Ctrl-C, printing the exports to use it
+	@$(PY) -m shared.s3 serve
+
+clean: ## remove the lake and the reports (keeps .venv)
+	rm -rf lake reports

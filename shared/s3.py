@@ -1,0 +1,281 @@
+"""S3 for the demos and tests: a moto server on 127.0.0.1, and boto3 helpers that work the same
+against it and against real AWS.
+
+The helpers never take an endpoint argument: boto3 reads `AWS_ENDPOINT_URL` from the environment.
+`MotoServer` sets it (with dummy credentials) for this process and hands the same variables to
+child processes (Spark jobs, Airflow tasks, the service); with the variable unset the same code
+talks to AWS. moto checks no credentials or IAM policies and keeps every object in memory: when
+the server stops, the bucket is gone.
+
+    with MotoServer() as s3:                       # a free port, waits until it answers
+        upload_dir(Path("lake/world/raw"), "marquee-lake", "raw", create_bucket=True)
+        subprocess.run([...], env={**os.environ, **s3.env()})
+
+    python -m shared.s3 serve [--port 5000]        # prints the exports, runs until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from shared.settings import get_settings
+from shared.storage import MANIFEST, verify_partition
+
+HOST = "127.0.0.1"  # loopback only: moto has no authentication at all
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+class PortInUseError(OSError):
+    """The port asked for is taken by another process."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+class MotoServer:
+    """A moto S3 server in a child process on 127.0.0.1. `port=0` picks a free port.
+
+    Its request log goes to `log_path` (a temporary file by default), not to the console."""
+
+    def __init__(self, port: int = 0, log_path: Path | None = None, start_timeout: float = 30.0):
+        self.requested_port = port
+        self.port = port
+        self.log_path = log_path
+        self.start_timeout = start_timeout
+        self._own_log = log_path is None  # a log file this object made, and so removes
+        self._process: subprocess.Popen[bytes] | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """The variables a child process needs to use this server through boto3."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_DEFAULT_REGION": get_settings().aws_region,
+            **DUMMY_CREDENTIALS,
+        }
+
+    def start(self) -> MotoServer:
+        if self.requested_port and not _port_is_free(self.requested_port):
+            raise PortInUseError(
+                f"port {self.requested_port} on {HOST} is in use; stop what holds it, "
+                "or pass port 0 to pick a free one"
+            )
+        # With port 0, a port found free can be taken before moto binds it: try a few.
+        reason = ""
+        for _attempt in range(3):
+            self.port = self.requested_port or free_port()
+            if self._launch():
+                return self
+            reason = self._log_tail()
+            self.stop()
+            if self.requested_port:
+                break
+        raise RuntimeError(f"moto server did not start on {self.endpoint}: {reason}")
+
+    def _launch(self) -> bool:
+        if self.log_path is None:
+            fd, name = tempfile.mkstemp(prefix="moto-", suffix=".log")
+            os.close(fd)
+            self.log_path = Path(name)
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                return False  # exited: most likely the port was taken after all
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=1):
+                    return self._process.poll() is None  # ours answered, not a stranger
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.1)
+        return False
+
+    def _log_tail(self) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return "no log"
+        lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        return lines[-1] if lines else "it exited without a message"
+
+    def stop(self) -> None:
+        """Stop the server and wait for it: SIGTERM, then SIGKILL after 10 s."""
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+        if self._own_log and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+            self.log_path = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def __enter__(self) -> MotoServer:
+        self.start()
+        for name, value in self.env().items():
+            self._saved_env[name] = os.environ.get(name)
+            os.environ[name] = value
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self.stop()
+
+
+def s3_client() -> Any:
+    """A boto3 S3 client for whatever the environment points at (moto or AWS)."""
+    import boto3
+
+    return boto3.client("s3", region_name=os.environ.get("AWS_DEFAULT_REGION") or get_settings().aws_region)
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """`s3://bucket/some/prefix` -> ("bucket", "some/prefix")."""
+    if not url.startswith("s3://") or len(url) <= len("s3://"):
+        raise ValueError(f"{url!r} is not an S3 URL like s3://bucket/prefix")
+    bucket, _, prefix = url[len("s3://") :].partition("/")
+    return bucket, prefix.strip("/")
+
+
+def ensure_bucket(bucket: str) -> None:
+    client = s3_client()
+    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        client.create_bucket(Bucket=bucket)
+
+
+def list_keys(bucket: str, prefix: str = "") -> list[str]:
+    paginator = s3_client().get_paginator("list_objects_v2")
+    return [
+        obj["Key"]
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+        for obj in page.get("Contents", [])
+    ]
+
+
+def upload_dir(local: Path, bucket: str, prefix: str, create_bucket: bool = False) -> list[str]:
+    """Upload every file under `local` to `s3://bucket/prefix/<relative path>`. Manifests go
+    last, so a reader that waits for `_manifest.json` never sees a partial partition."""
+    if not local.is_dir():
+        raise FileNotFoundError(f"{local} is not a folder")
+    if create_bucket:
+        ensure_bucket(bucket)
+    client = s3_client()
+    files = sorted(
+        (p for p in local.rglob("*") if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: (p.name == MANIFEST, p.as_posix()),
+    )
+    keys = []
+    for path in files:
+        key = "/".join(part for part in (prefix, path.relative_to(local).as_posix()) if part)
+        client.upload_file(str(path), bucket, key)
+        keys.append(key)
+    return keys
+
+
+def download_prefix(bucket: str, prefix: str, dest: Path) -> Path:
+    """Download every object under `prefix` into `dest` (replacing it whole) and verify the
+    checksums of any partition that has a manifest."""
+    client = s3_client()
+    keys = list_keys(bucket, prefix.rstrip("/") + "/")
+    if not keys:
+        raise FileNotFoundError(f"nothing under s3://{bucket}/{prefix}")
+    tmp = dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        for key in keys:
+            target = tmp / key[len(prefix.rstrip("/")) + 1 :]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(bucket, key, str(target))
+        for manifest in tmp.rglob(MANIFEST):
+            verify_partition(manifest.parent)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.s3", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run a moto S3 server until interrupted")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--bucket", default=None, help="create this bucket (default MARQUEE_BUCKET)")
+    args = parser.parse_args(argv)
+    try:
+        server = MotoServer(port=args.port).start()
+    except (PortInUseError, RuntimeError) as error:
+        print(f"python -m shared.s3: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        os.environ.update(server.env())
+        bucket = args.bucket or get_settings().bucket
+        ensure_bucket(bucket)
+        print(f"moto S3 on {server.endpoint} (bucket {bucket}; log {server.log_path})")
+        print("in another shell:")
+        for name, value in server.env().items():
+            print(f"  export {name}={value}")
+        print("Ctrl-C stops it; its objects live in memory and go with it.", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while server.running:
+            time.sleep(0.5)
+        return 1  # the server died under us
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
