@@ -139,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.to_s3:
             print(_upload(out, args.to_s3))
         if args.report:
-            atomic_write_json(args.report, {**summary, "seconds": round(elapsed, 2), "out": str(out)})
+            atomic_write_json(
+                args.report, {**summary, "seconds": round(elapsed, 2), "out": str(out)}
+            )
         return 0
     except (DatasetError, ValueError, FileNotFoundError) as error:
         print(f"python -m shared.dataset: error: {error}", file=sys.stderr)

@@ -6,7 +6,8 @@ events, rounded), every line at most once, and a ledger records which event each
 
     lines in a partition = events of the day - late (moved out) + late (moved in) + duplicates
 
-    python -m shared.dataset generate --preset tiny --faults malformed=0.01,late=0.02 --fault-days 2,3
+    python -m shared.dataset generate --preset tiny --faults malformed=0.01,late=0.02 \\
+        --fault-days 2,3
     python -m shared.dataset generate --preset tiny --faults 0.005      # every kind at 0.5%
 """
 
@@ -47,7 +48,9 @@ class FaultConfig:
     def __post_init__(self) -> None:
         for kind, rate in self.rates.items():
             if kind not in FAULT_KINDS:
-                raise ValueError(f"unknown fault kind {kind!r}; choose from {', '.join(FAULT_KINDS)}")
+                raise ValueError(
+                    f"unknown fault kind {kind!r}; choose from {', '.join(FAULT_KINDS)}"
+                )
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"fault rate for {kind} must be within 0..1, got {rate}")
         if sum(self.rates.values()) > 1.0:
@@ -88,7 +91,9 @@ class FaultedDay:
     counts: dict[str, int]  # faulted lines in this partition by kind (late: moved in)
 
 
-def _mutate(kind: str, record: dict, text: str, i: int, rng: np.random.Generator) -> tuple[str, str]:
+def _mutate(
+    kind: str, record: dict, text: str, i: int, rng: np.random.Generator
+) -> tuple[str, str]:
     """The corrupted line for one fault and a short note of what was done."""
     if kind == "malformed":
         cut = int(rng.integers(10, len(text) - 10))
@@ -122,7 +127,9 @@ def _mutate(kind: str, record: dict, text: str, i: int, rng: np.random.Generator
         return _dump(record), "user_id renamed userId"
     if kind == "clock_skew":
         ahead_ms = int(rng.integers(24 * 3_600_000, 72 * 3_600_000))
-        then = np.datetime64(record["event_time"].rstrip("Z"), "ms") + np.timedelta64(ahead_ms, "ms")
+        then = np.datetime64(record["event_time"].rstrip("Z"), "ms") + np.timedelta64(
+            ahead_ms, "ms"
+        )
         record["event_time"] = f"{then}Z"
         return _dump(record), f"clock ahead by {ahead_ms / 3_600_000:.1f} h"
     raise ValueError(f"{kind} is not a per-line mutation")
@@ -149,7 +156,7 @@ def inject_faults(
     wanted = {k: 0 for k in FAULT_KINDS}
     if config is not None and config.active_on(day):
         for kind, rate in config.rates.items():
-            wanted[kind] = 0 if (kind == "late" and last_day) else int(round(rate * n))
+            wanted[kind] = 0 if (kind == "late" and last_day) else round(rate * n)
     chosen, start = {}, 0
     order = rng.permutation(n)
     for kind in FAULT_KINDS:

@@ -171,7 +171,9 @@ def generate(config: GenerateConfig, out: Path, force: bool = False) -> dict:
                 part.write_table("truth.parquet", simulated.truth.cast(TRUTH.arrow()))
             with atomic_partition(tmp / "truth" / "faults" / name) as part:
                 part.write_table("ledger.parquet", faulted.ledger)
-            summary = _day_summary(simulated.events, simulated.truth, len(faulted.lines), faulted.counts)
+            summary = _day_summary(
+                simulated.events, simulated.truth, len(faulted.lines), faulted.counts
+            )
             summary["late_out"] = len(faulted.late)
             days[date.isoformat()] = summary
             fault_counts[date.isoformat()] = {**faulted.counts, "late_out": len(faulted.late)}

@@ -54,7 +54,7 @@ def _timestamp_text(column: pa.Array) -> pa.Array:
     seconds, second_of_row = np.unique(ms // 1000, return_inverse=True)
     as_time = pa.array(seconds, pa.int64()).cast(pa.timestamp("s", tz="UTC"))
     second_text = pc.strftime(as_time, format='"%Y-%m-%dT%H:%M:%S')
-    millis_text = pa.array([f".{m:03d}Z\"" for m in range(1000)])
+    millis_text = pa.array([f'.{m:03d}Z"' for m in range(1000)])
     return pc.binary_join_element_wise(
         second_text.take(pa.array(second_of_row)), millis_text.take(pa.array(ms % 1000)), ""
     )

@@ -176,7 +176,9 @@ def s3_client() -> Any:
     """A boto3 S3 client for whatever the environment points at (moto or AWS)."""
     import boto3
 
-    return boto3.client("s3", region_name=os.environ.get("AWS_DEFAULT_REGION") or get_settings().aws_region)
+    return boto3.client(
+        "s3", region_name=os.environ.get("AWS_DEFAULT_REGION") or get_settings().aws_region
+    )
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:

@@ -91,10 +91,7 @@ class TableSchema:
     def arrow(self) -> pa.Schema:
         """The pyarrow schema; required columns are not nullable."""
         return pa.schema(
-            [
-                pa.field(c.name, _ARROW_TYPES[c.kind], nullable=not c.required)
-                for c in self.columns
-            ]
+            [pa.field(c.name, _ARROW_TYPES[c.kind], nullable=not c.required) for c in self.columns]
         )
 
     def spark(self) -> Any:
@@ -145,7 +142,9 @@ EVENTS = TableSchema(
         Column("user_id", "string", True, "Who saw, clicked or played."),
         Column("session_id", "string", True, "The viewing session the event belongs to."),
         Column("request_id", "string", True, "The ranking request that produced the slot."),
-        Column("surface", "enum", True, "Where the slot was: an ad break or the home row.", SURFACES),
+        Column(
+            "surface", "enum", True, "Where the slot was: an ad break or the home row.", SURFACES
+        ),
         Column("item_id", "string", True, "The ad (ad_break) or the title (home_row) shown."),
         Column("position", "int", True, "1-based slot in the ad pod or the home row.", minimum=1),
         Column("device", "enum", True, "The device of the session.", DEVICES),

@@ -13,9 +13,8 @@ second per core. `simulate_day` is pure: the same world, day and seed give the s
 from __future__ import annotations
 
 import binascii
-from dataclasses import dataclass
-
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -81,10 +80,12 @@ def simulate_day(world: World, day: int) -> DayEvents:
     date = world.date_of(day)
     day_start = int(pd.Timestamp(date, tz="UTC").value // 1_000_000)
     day_end = day_start + MS_PER_DAY - 1
-    n = int(round(preset.sessions_per_day * (WEEKEND_FACTOR if date.weekday() >= 5 else 1.0)))
+    n = round(preset.sessions_per_day * (WEEKEND_FACTOR if date.weekday() >= 5 else 1.0))
 
     # Sessions: who, on what device, when.
-    user = np.searchsorted(np.cumsum(world.user_activity), rng.random(n) * world.user_activity.sum())
+    user = np.searchsorted(
+        np.cumsum(world.user_activity), rng.random(n) * world.user_activity.sum()
+    )
     user = np.minimum(user, preset.n_users - 1)
     device = np.where(
         rng.random(n) < 0.75, world.user_device[user], rng.integers(0, len(DEVICES), n)
@@ -119,7 +120,9 @@ def simulate_day(world: World, day: int) -> DayEvents:
     request_ids = hex_ids(rng, n + len(break_session), 8)  # home-row requests, then ad breaks
 
     # Impressions of both surfaces, with their true click probability and the drawn click.
-    surface = np.concatenate([np.zeros(len(ad_session), np.int8), np.ones(len(home_session), np.int8)])
+    surface = np.concatenate(
+        [np.zeros(len(ad_session), np.int8), np.ones(len(home_session), np.int8)]
+    )
     session = np.concatenate([ad_session, home_session])
     item = np.concatenate([ad_items.ravel(), home_items])
     position = np.concatenate([ad_position, home_position])
@@ -192,7 +195,9 @@ def simulate_day(world: World, day: int) -> DayEvents:
 
 
 def _coded(
-    indices: np.ndarray, values: Sequence[str] | np.ndarray | pa.Array, valid: np.ndarray | None = None
+    indices: np.ndarray,
+    values: Sequence[str] | np.ndarray | pa.Array,
+    valid: np.ndarray | None = None,
 ) -> pa.DictionaryArray:
     """A dictionary-encoded string column: `values[indices]`, null where `valid` is False."""
     mask = None if valid is None else ~valid

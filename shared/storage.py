@@ -56,11 +56,10 @@ def atomic_path(dest: Path) -> Iterator[Path]:
 
 
 def atomic_write_bytes(dest: Path, data: bytes) -> None:
-    with atomic_path(dest) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+    with atomic_path(dest) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def to_json_text(obj: Any) -> str:
@@ -99,7 +98,11 @@ class PartitionWriter:
 
 def build_manifest(folder: Path, files: dict[str, dict[str, int]], extra: dict[str, Any]) -> dict:
     entries = {
-        name: {**meta, "bytes": (folder / name).stat().st_size, "sha256": sha256_file(folder / name)}
+        name: {
+            **meta,
+            "bytes": (folder / name).stat().st_size,
+            "sha256": sha256_file(folder / name),
+        }
         for name, meta in sorted(files.items())
     }
     return {"files": entries, "rows": sum(e["rows"] for e in entries.values()), **extra}
@@ -138,6 +141,7 @@ def verify_partition(folder: Path) -> dict:
         actual = sha256_file(folder / name)
         if actual != meta["sha256"]:
             raise ChecksumError(
-                f"{folder / name}: sha256 is {actual[:12]}..., manifest says {meta['sha256'][:12]}..."
+                f"{folder / name}: sha256 is {actual[:12]}..., "
+                f"the manifest says {meta['sha256'][:12]}..."
             )
     return manifest

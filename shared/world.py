@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from shared.presets import Preset
-from shared.schema import AD_CATEGORIES, COUNTRIES, DEVICES, GENRES, SURFACES
+from shared.schema import AD_CATEGORIES, COUNTRIES, DEVICES, GENRES
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class ItemSet:
     category: np.ndarray  # int index into the surface's categories (genres or ad categories)
     vectors: np.ndarray  # (n, latent_dim) hidden tastes
     bias: np.ndarray  # (n,) hidden appeal beyond the tastes
-    popularity: np.ndarray  # (n,) the logging policy's sampling weights, summing to 1
+    popularity: np.ndarray  # (n,) the logging policy's relative sampling weights
     release_day: np.ndarray  # (n,) first day index the item can be shown (negative: before day 0)
     hour_cross: np.ndarray  # (24, n_categories) logit effect of hour x category
     device_cross: np.ndarray  # (n_devices, n_categories) logit effect of device x category
@@ -78,7 +78,11 @@ class World:
 
     def tastes_on(self, day: int) -> np.ndarray:
         """The users' latent vectors in force on `day` (drifted ones from the drift day)."""
-        if self.drift is not None and self.drifted_user_vectors is not None and day >= self.drift.day:
+        if (
+            self.drift is not None
+            and self.drifted_user_vectors is not None
+            and day >= self.drift.day
+        ):
             return self.drifted_user_vectors
         return self.user_vectors
 
@@ -93,8 +97,7 @@ def _ids(prefix: str, n: int, width: int) -> np.ndarray:
 def _zipf_weights(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray:
     """Weights following a power law over a random order: a few hits, a long tail."""
     ranks = rng.permutation(n) + 1
-    weights = ranks.astype(float) ** -exponent
-    return weights / weights.sum()
+    return ranks.astype(float) ** -exponent
 
 
 def _items(
@@ -149,23 +152,14 @@ def build_world(preset: Preset, seed: int, start: dt.date, drift: Drift | None =
     user_vectors = rng.normal(0.0, 1.0 / np.sqrt(dim) * 1.6, (preset.n_users, dim))
     activity = rng.lognormal(0.0, 1.0, preset.n_users)
 
-    n_titles = preset.n_titles
-    n_new = int(round(n_titles * drift.strength)) if drift and drift.kind == "catalogue" else 0
-    title_release = np.concatenate(
-        [-rng.integers(1, 3000, n_titles), np.full(n_new, drift.day if n_new else 0)]
-    )[: n_titles + n_new]
-    titles_set = _items(rng, _ids("t", n_titles + n_new, 6), len(GENRES), dim, title_release, 1.0)
-    if n_new:
-        # New releases are promoted: the logging policy shows them as much as the top hits.
-        popularity = titles_set.popularity.copy()
-        popularity[n_titles:] = popularity[:n_titles].max()
-        titles_set = replace(titles_set, popularity=popularity / popularity.sum())
+    titles_set = _items(rng, _ids("t", preset.n_titles, 6), len(GENRES), dim,
+                        -rng.integers(1, 3000, preset.n_titles), 1.0)  # fmt: skip
     titles = pd.DataFrame(
         {
             "title_id": titles_set.ids,
             "genre": np.asarray(GENRES)[titles_set.category],
-            "duration_min": rng.integers(22, 150, n_titles + n_new).astype(np.int32),
-            "release_date": [start + dt.timedelta(days=int(d)) for d in title_release],
+            "duration_min": rng.integers(22, 150, preset.n_titles).astype(np.int32),
+            "release_date": [start + dt.timedelta(days=int(d)) for d in titles_set.release_day],
         }
     )
 
@@ -183,13 +177,7 @@ def build_world(preset: Preset, seed: int, start: dt.date, drift: Drift | None =
         }
     )
 
-    drifted = None
-    if drift is not None and drift.kind == "tastes":
-        new_direction = rng.normal(0.0, 1.0 / np.sqrt(dim) * 1.6, user_vectors.shape)
-        s = drift.strength
-        drifted = np.sqrt(1 - s) * user_vectors + np.sqrt(s) * new_direction
-
-    return World(
+    world = World(
         preset=preset,
         seed=seed,
         start=start,
@@ -202,7 +190,52 @@ def build_world(preset: Preset, seed: int, start: dt.date, drift: Drift | None =
         user_activity=activity / activity.sum(),
         user_device=user_device,
         items={"ad_break": ads_set, "home_row": titles_set},
-        drift=drift,
-        drifted_user_vectors=drifted,
     )
+    return world if drift is None else _drifted(world, drift)
 
+
+def _drifted(world: World, drift: Drift) -> World:
+    """`world` changed from `drift.day` on. Drift draws from its own random stream, so before
+    the drift day a drifted world produces exactly the events of the plain one."""
+    rng = np.random.default_rng([world.seed, 3])
+    if drift.kind == "tastes":
+        vectors = world.user_vectors
+        new_direction = rng.normal(0.0, vectors.std(), vectors.shape)
+        s = drift.strength
+        drifted = np.sqrt(1 - s) * vectors + np.sqrt(s) * new_direction
+        return replace(world, drift=drift, drifted_user_vectors=drifted)
+
+    # Catalogue: new titles, like existing ones but not the same, released on the drift day and
+    # promoted by the home row as much as the biggest hits.
+    titles = world.items["home_row"]
+    n_old = len(titles.ids)
+    n_new = round(n_old * drift.strength)
+    like = rng.integers(0, n_old, n_new)
+    new = replace(
+        titles,
+        ids=np.concatenate([titles.ids, _ids("t", n_old + n_new, 6)[n_old:]]),
+        category=np.concatenate([titles.category, titles.category[like]]),
+        vectors=np.concatenate(
+            [
+                titles.vectors,
+                titles.vectors[like] + rng.normal(0, 0.45, (n_new, titles.vectors.shape[1])),
+            ]
+        ),
+        bias=np.concatenate([titles.bias, rng.normal(0.0, 0.3, n_new)]),
+        popularity=np.concatenate([titles.popularity, np.full(n_new, titles.popularity.max())]),
+        release_day=np.concatenate([titles.release_day, np.full(n_new, drift.day)]),
+    )
+    new_rows = pd.DataFrame(
+        {
+            "title_id": new.ids[n_old:],
+            "genre": np.asarray(GENRES)[new.category[n_old:]],
+            "duration_min": rng.integers(22, 150, n_new).astype(np.int32),
+            "release_date": [world.date_of(drift.day)] * n_new,
+        }
+    )
+    return replace(
+        world,
+        titles=pd.concat([world.titles, new_rows], ignore_index=True),
+        items={**world.items, "home_row": new},
+        drift=drift,
+    )
