@@ -1,0 +1,46 @@
+"""Run every benchmark and write `reports/bench.json` and `reports/bench.md`.
+
+    python -m benchmarks        # or: make bench
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from benchmarks import generator
+from benchmarks.report import machine, versions
+from shared.settings import get_settings
+from shared.storage import atomic_write_bytes, atomic_write_json
+
+
+def main() -> None:
+    reports = get_settings().reports_dir
+    reports.mkdir(parents=True, exist_ok=True)
+    print("generator throughput (small and medium presets)...", flush=True)
+    entry = generator.run()
+    report = {
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "versions": versions("numpy", "pyarrow", "pandas"),
+        "benchmarks": [entry],
+    }
+    atomic_write_json(reports / "bench.json", report)
+    generator.plot(entry, reports / "bench_generator.png")
+    m = report["machine"]
+    header = [
+        "# Benchmarks",
+        "",
+        f"Measured {report['measured_at']} on {m['cpu']} ({m['cores']} cores, "
+        f"{m['memory_gib']} GiB), Python {m['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in report["versions"].items())
+        + ".",
+        "",
+    ]
+    text = "\n".join(header) + generator.markdown(entry, "bench_generator.png")
+    atomic_write_bytes(reports / "bench.md", text.encode())
+    print(text)
+    print(f"\nwrote {reports / 'bench.json'} and {reports / 'bench.md'}")
+
+
+if __name__ == "__main__":
+    main()
