@@ -1,6 +1,6 @@
 """Run every benchmark and write `reports/bench.json` and `reports/bench.md`.
 
-    python -m benchmarks        # or: make bench
+python -m benchmarks        # or: make bench
 """
 
 from __future__ import annotations

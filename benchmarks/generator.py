@@ -86,7 +86,11 @@ def markdown(entry: dict, plot: str) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in entry["results"]:
-        g, c, w = r["generate_events_per_s"], r["generate_events_per_cpu_s"], r["write_events_per_s"]
+        g, c, w = (
+            r["generate_events_per_s"],
+            r["generate_events_per_cpu_s"],
+            r["write_events_per_s"],
+        )
         rows.append(
             f"| {r['preset']} | {r['events_per_day']:,} | {g['median']:,.0f} "
             f"({g['min']:,.0f}-{g['max']:,.0f}) | {c['median']:,.0f} | {r['goal_ratio']:.2f} | "
@@ -114,7 +118,9 @@ def plot(entry: dict, path: Path) -> None:
         med = [r[key]["median"] for r in results]
         err = [[m - r[key]["min"] for m, r in zip(med, results, strict=True)],
                [r[key]["max"] - m for m, r in zip(med, results, strict=True)]]  # fmt: skip
-        ax.bar([i + offset for i in range(len(results))], med, width, yerr=err, label=name, capsize=3)
+        ax.bar(
+            [i + offset for i in range(len(results))], med, width, yerr=err, label=name, capsize=3
+        )
     ax.axhline(GOAL_EVENTS_PER_CORE_S, color="black", linestyle="--", linewidth=1, label="goal")
     ax.set_xticks(range(len(results)), labels)
     ax.set_ylabel("events per second")

@@ -90,7 +90,7 @@ def format_summary(summary: dict, out: Path) -> str:
             f"{d['ctr']['ad_break']:>8.2%}{d['ctr']['home_row']:>9.2%}{d['lines']:>10,}"
             f"{sum(d['faults'].values()):>9,}"
         )
-    rows.append(f"{'total':<11}{summary['events']:>10,}{summary['lines']:>59,}")
+    rows.append(f"{'total':<11}{summary['events']:>10,}{summary['lines']:>53,}")
     rows.append("")
     rows.append("oracle (the true click probabilities: no model can do better)")
     for surface, m in summary["oracle"].items():

@@ -157,6 +157,8 @@ def inject_faults(
     if config is not None and config.active_on(day):
         for kind, rate in config.rates.items():
             wanted[kind] = 0 if (kind == "late" and last_day) else round(rate * n)
+    if not any(wanted.values()) and len(late_in) == 0:
+        return FaultedDay(lines, _EMPTY, _EMPTY, _ledger([]), wanted)  # nothing to do: no copy
     chosen, start = {}, 0
     order = rng.permutation(n)
     for kind in FAULT_KINDS:
@@ -206,12 +208,19 @@ def inject_faults(
         lines=final,
         late=lines.take(idx),
         late_ids=event_ids.take(idx),
-        ledger=pa.table(
-            {
-                "event_id": pa.array([r[0] for r in ledger], pa.string()),
-                "kind": pa.array([r[1] for r in ledger], pa.string()),
-                "detail": pa.array([r[2] for r in ledger], pa.string()),
-            }
-        ),
+        ledger=_ledger(ledger),
         counts=counts,
+    )
+
+
+_EMPTY = pa.array([], pa.string())
+
+
+def _ledger(rows: list[tuple[str, str, str]]) -> pa.Table:
+    return pa.table(
+        {
+            "event_id": pa.array([r[0] for r in rows], pa.string()),
+            "kind": pa.array([r[1] for r in rows], pa.string()),
+            "detail": pa.array([r[2] for r in rows], pa.string()),
+        }
     )

@@ -32,7 +32,7 @@ from shared.faults import FAULT_KINDS, FaultConfig, inject_faults
 from shared.lake import partition_name
 from shared.oracle import oracle_by_surface
 from shared.presets import get_preset
-from shared.raw_log import gzip_bytes, join_lines, to_json_lines
+from shared.raw_log import to_json_lines, write_jsonl_gz
 from shared.schema import ADS, EVENTS, TITLES, TRUTH, USERS
 from shared.simulate import simulate_day
 from shared.storage import atomic_partition, atomic_write_json
@@ -165,8 +165,8 @@ def generate(config: GenerateConfig, out: Path, force: bool = False) -> dict:
             late, late_ids = faulted.late, faulted.late_ids
             name = partition_name(date)
             with atomic_partition(tmp / "raw" / "events" / name) as part:
-                data = gzip_bytes(join_lines(faulted.lines))
-                part.write_bytes("events.jsonl.gz", data, rows=len(faulted.lines))
+                target = part.add("events.jsonl.gz", rows=len(faulted.lines))
+                write_jsonl_gz(target, faulted.lines)
             with atomic_partition(tmp / "truth" / "impressions" / name) as part:
                 part.write_table("truth.parquet", simulated.truth.cast(TRUTH.arrow()))
             with atomic_partition(tmp / "truth" / "faults" / name) as part:

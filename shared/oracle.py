@@ -15,12 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from sklearn.metrics import log_loss, roc_auc_score
 
 
 def oracle_metrics(clicked: np.ndarray, p_click: np.ndarray) -> dict[str, float]:
     """AUC and log loss of the true probabilities against the drawn clicks, with the click rate
     and the count. AUC needs both classes; with one class it is NaN."""
+    from sklearn.metrics import log_loss, roc_auc_score  # here: importing sklearn costs ~0.5 s
+
     clicked = np.asarray(clicked, dtype=bool)
     p_click = np.asarray(p_click, dtype=float)
     both_classes = 0 < clicked.sum() < len(clicked)

@@ -31,7 +31,9 @@ PRESETS: dict[str, Preset] = {
         Preset("tiny", n_users=300, n_titles=120, n_ads=40, sessions_per_day=400),
         Preset("small", n_users=6_000, n_titles=1_000, n_ads=300, sessions_per_day=10_000),
         Preset("medium", n_users=60_000, n_titles=5_000, n_ads=1_500, sessions_per_day=100_000),
-        Preset("large", n_users=600_000, n_titles=20_000, n_ads=5_000, sessions_per_day=1_000_000),
+        # About 6.5 million events a day: the largest day whose JSON text fits comfortably in
+        # memory beside the rest on a 24 GiB laptop.
+        Preset("large", n_users=400_000, n_titles=10_000, n_ads=3_000, sessions_per_day=400_000),
     )
 }
 

@@ -6,6 +6,7 @@ Python loop over rows: a day of the `large` preset is millions of lines.
 
     lines = to_json_lines(day.events)       # one JSON object per element, each ending in "\\n"
     data = gzip_bytes(join_lines(lines))     # byte-identical for identical input
+    write_jsonl_gz(path, lines)              # the same, streamed to a file in chunks
     read_lines(path)                          # back to a list of str, for tests and small tools
 """
 
@@ -68,17 +69,24 @@ def _column_text(column: pa.Array, kind: str) -> pa.Array:
     return _json_value(column, kind)
 
 
-def to_json_lines(table: pa.Table, schema: TableSchema = EVENTS) -> pa.Array:
+def to_json_lines(
+    table: pa.Table, schema: TableSchema = EVENTS, chunk_rows: int = 1 << 20
+) -> pa.Array:
     """One compact JSON object per row, keys in schema order, each ending in a newline.
 
     The ids and enums of the Marquee world contain no characters that JSON must escape, so the
-    text is assembled directly; `tests/shared/test_raw_log.py` round-trips it through `json`."""
-    pieces: list[pa.Array | str] = []
-    for i, column in enumerate(schema.columns):
-        pieces.append(("{" if i == 0 else ",") + f'"{column.name}":')
-        pieces.append(_column_text(table.column(column.name).combine_chunks(), column.kind))
-    pieces.append("}\n")
-    return pc.binary_join_element_wise(*pieces, "")
+    text is assembled directly; `tests/shared/test_raw_log.py` round-trips it through `json`.
+    Rows are formatted a chunk at a time, so the intermediate columns of text stay small."""
+    chunks = []
+    for start in range(0, max(table.num_rows, 1), chunk_rows):
+        part = table.slice(start, chunk_rows)
+        pieces: list[pa.Array | str] = []
+        for i, column in enumerate(schema.columns):
+            pieces.append(("{" if i == 0 else ",") + f'"{column.name}":')
+            pieces.append(_column_text(part.column(column.name).combine_chunks(), column.kind))
+        pieces.append("}\n")
+        chunks.append(pc.binary_join_element_wise(*pieces, ""))
+    return chunks[0] if len(chunks) == 1 else pa.concat_arrays(chunks)
 
 
 def join_lines(lines: pa.Array) -> bytes:
@@ -94,6 +102,17 @@ def join_lines(lines: pa.Array) -> bytes:
 def gzip_bytes(data: bytes) -> bytes:
     """Deterministic gzip: the same input always gives the same bytes."""
     return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+
+
+def write_jsonl_gz(path: Path, lines: pa.Array, chunk_rows: int = 500_000) -> None:
+    """Stream `lines` into a deterministic gzip file, a chunk at a time, so a day of the large
+    preset never needs its whole text in memory twice."""
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0) as gz,
+    ):
+        for start in range(0, len(lines), chunk_rows):
+            gz.write(join_lines(lines.slice(start, chunk_rows)))
 
 
 def read_lines(path: Path) -> list[str]:

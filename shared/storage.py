@@ -87,6 +87,13 @@ class PartitionWriter:
         self.files[name] = {"rows": rows}
         return target
 
+    def add(self, name: str, rows: int) -> Path:
+        """Register a file the caller writes itself (say, streamed); returns its path."""
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.files[name] = {"rows": rows}
+        return target
+
     def write_table(self, name: str, table: pa.Table) -> Path:
         """Parquet, with the same writer options everywhere so equal tables give equal bytes."""
         target = self.path / name

@@ -46,3 +46,24 @@ def test_timestamps_keep_milliseconds_and_utc():
 def test_gzip_is_deterministic():
     data = b'{"a":1}\n' * 1000
     assert gzip_bytes(data) == gzip_bytes(data)
+
+
+def test_streamed_file_holds_the_same_text_whatever_the_chunk_size(tmp_path):
+    import gzip
+
+    from shared.raw_log import read_lines, write_jsonl_gz
+
+    lines = pa.array([f'{{"n":{i}}}\n' for i in range(2500)])
+    write_jsonl_gz(tmp_path / "a.gz", lines, chunk_rows=1000)
+    write_jsonl_gz(tmp_path / "b.gz", lines, chunk_rows=1000)
+    write_jsonl_gz(tmp_path / "c.gz", lines, chunk_rows=7)
+    assert (tmp_path / "a.gz").read_bytes() == (tmp_path / "b.gz").read_bytes()
+    assert gzip.decompress((tmp_path / "c.gz").read_bytes()) == join_lines(lines)
+    assert read_lines(tmp_path / "a.gz") == [f'{{"n":{i}}}' for i in range(2500)]
+
+
+def test_chunked_formatting_gives_the_same_lines():
+    events = simulate_day(build_world(get_preset("tiny"), 3, dt.date(2026, 1, 5)), 0).events
+    whole = to_json_lines(events)
+    assert join_lines(to_json_lines(events, chunk_rows=1000)) == join_lines(whole)
+    assert len(to_json_lines(events.slice(0, 0))) == 0
