@@ -128,6 +128,36 @@ def _day_summary(events: pa.Table, truth: pa.Table, lines: int, counts: dict) ->
     }
 
 
+def _write_day(
+    tmp: Path, world: World, config: GenerateConfig, day: int, late: pa.Array, late_ids: pa.Array
+) -> tuple[dict, pa.Array, pa.Array, pa.Table]:
+    """Simulate, corrupt and write one day. Returns its summary, the late lines it hands to the
+    next day, and its truth. A function of its own so that a day's text (gigabytes at the large
+    preset) is freed before the next day is made."""
+    simulated = simulate_day(world, day)
+    faulted = inject_faults(
+        to_json_lines(simulated.events, EVENTS),
+        simulated.events.column("event_id").combine_chunks(),
+        config.faults,
+        day,
+        last_day=day == config.days - 1,
+        late_in=late,
+        late_in_ids=late_ids,
+        rng=np.random.default_rng([config.seed, 2, day]),
+    )
+    name = partition_name(world.date_of(day))
+    with atomic_partition(tmp / "raw" / "events" / name) as part:
+        write_jsonl_gz(part.add("events.jsonl.gz", rows=len(faulted.lines)), faulted.lines)
+    with atomic_partition(tmp / "truth" / "impressions" / name) as part:
+        part.write_table("truth.parquet", simulated.truth.cast(TRUTH.arrow()))
+    with atomic_partition(tmp / "truth" / "faults" / name) as part:
+        part.write_table("ledger.parquet", faulted.ledger)
+    summary = _day_summary(simulated.events, simulated.truth, len(faulted.lines), faulted.counts)
+    summary["late_out"] = len(faulted.late)
+    truth = simulated.truth.select(["surface", "p_click", "clicked"])
+    return summary, faulted.late, faulted.late_ids, truth
+
+
 def generate(config: GenerateConfig, out: Path, force: bool = False) -> dict:
     """Write the dataset `config` describes to `out` and return its summary (also written to
     `out/_dataset.json`)."""
@@ -149,35 +179,13 @@ def generate(config: GenerateConfig, out: Path, force: bool = False) -> dict:
         late, late_ids = pa.array([], pa.string()), pa.array([], pa.string())
         quiet = preset.name in ("tiny", "small")
         for day in tqdm(range(config.days), desc="days", unit="day", disable=quiet):
-            date = world.date_of(day)
-            simulated = simulate_day(world, day)
-            lines = to_json_lines(simulated.events, EVENTS)
-            faulted = inject_faults(
-                lines,
-                simulated.events.column("event_id").combine_chunks(),
-                config.faults,
-                day,
-                last_day=day == config.days - 1,
-                late_in=late,
-                late_in_ids=late_ids,
-                rng=np.random.default_rng([config.seed, 2, day]),
-            )
-            late, late_ids = faulted.late, faulted.late_ids
-            name = partition_name(date)
-            with atomic_partition(tmp / "raw" / "events" / name) as part:
-                target = part.add("events.jsonl.gz", rows=len(faulted.lines))
-                write_jsonl_gz(target, faulted.lines)
-            with atomic_partition(tmp / "truth" / "impressions" / name) as part:
-                part.write_table("truth.parquet", simulated.truth.cast(TRUTH.arrow()))
-            with atomic_partition(tmp / "truth" / "faults" / name) as part:
-                part.write_table("ledger.parquet", faulted.ledger)
-            summary = _day_summary(
-                simulated.events, simulated.truth, len(faulted.lines), faulted.counts
-            )
-            summary["late_out"] = len(faulted.late)
-            days[date.isoformat()] = summary
-            fault_counts[date.isoformat()] = {**faulted.counts, "late_out": len(faulted.late)}
-            truths.append(simulated.truth.select(["surface", "p_click", "clicked"]))
+            summary, late, late_ids, truth = _write_day(tmp, world, config, day, late, late_ids)
+            days[world.date_of(day).isoformat()] = summary
+            fault_counts[world.date_of(day).isoformat()] = {
+                **summary["faults"],
+                "late_out": summary["late_out"],
+            }
+            truths.append(truth)
 
         truth = pa.concat_tables(truths).to_pandas()
         totals = {k: sum(c[k] for c in fault_counts.values()) for k in (*FAULT_KINDS, "late_out")}

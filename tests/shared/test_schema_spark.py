@@ -1,0 +1,62 @@
+"""The Spark form of the event schema reads the raw log exactly as pyarrow's rows describe it.
+
+This starts a real local SparkSession (Java 17+), so it also proves the environment can run the
+data and batch jobs: PYSPARK_PYTHON, the JVM and the pyspark install."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared.schema import EVENTS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pyspark_sql = pytest.importorskip("pyspark.sql")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[1]")
+        .appName("test-schema")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.shuffle.partitions", "1")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def test_spark_reads_a_clean_day_with_the_contract_schema(spark, clean_dataset):
+    out, summary = clean_dataset
+    path = out / "raw/events/dt=2026-01-05/events.jsonl.gz"
+    frame = spark.read.schema(EVENTS.spark()).option("mode", "FAILFAST").json(str(path))
+    rows = frame.orderBy("event_time", "event_type", "event_id").collect()
+    assert len(rows) == summary["days"]["2026-01-05"]["events"]
+    first = rows[0].asDict()
+    assert set(first) == set(EVENTS.names)
+    assert isinstance(first["event_time"], dt.datetime) and isinstance(first["position"], int)
+    by_type = {r["event_type"]: r["count"] for r in frame.groupBy("event_type").count().collect()}
+    assert by_type == summary["days"]["2026-01-05"]["by_type"]
+
+
+def test_spark_flags_a_wrong_type_instead_of_coercing_it(spark, tmp_path: Path):
+    good = '{"event_id":"e1","event_type":"click","event_time":"2026-01-05T20:00:01.250Z","user_id":"u1","session_id":"s","request_id":"r","surface":"ad_break","item_id":"ad00001","position":2,"device":"tv","context_title_id":null,"impression_id":"e0","watch_time_s":null}'  # noqa: E501
+    bad = good.replace('"position":2', '"position":"two"')
+    (tmp_path / "events.jsonl").write_text(good + "\n" + bad + "\n")
+    schema = EVENTS.spark().add("_corrupt_record", "string")
+    frame = (
+        spark.read.schema(schema)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", "_corrupt_record")
+        .json(str(tmp_path / "events.jsonl"))
+    )
+    rows = frame.collect()
+    assert [r["_corrupt_record"] is None for r in rows] == [True, False]
