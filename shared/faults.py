@@ -180,7 +180,7 @@ def inject_faults(
     # Assemble: source index into `pool` and a rank that sets the line's place in the file.
     dup, late = chosen["duplicate"], chosen["late"]
     pool = pa.concat_arrays(
-        [lines, pa.array(replacement, pa.string()), lines.take(pa.array(dup, pa.int64())), late_in]
+        [lines, pa.array(replacement, lines.type), lines.take(pa.array(dup, pa.int64())), late_in]
     )
     source = np.arange(n)
     source[replaced_at] = n + np.arange(len(replaced_at))
@@ -213,7 +213,7 @@ def inject_faults(
     )
 
 
-_EMPTY = pa.array([], pa.string())
+_EMPTY = pa.array([], pa.large_string())  # the type of `to_json_lines`
 
 
 def _ledger(rows: list[tuple[str, str, str]]) -> pa.Table:

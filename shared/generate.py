@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from tqdm import tqdm
 
 from shared.faults import FAULT_KINDS, FaultConfig, inject_faults
@@ -115,7 +116,7 @@ def _latent_tables(world: World) -> dict[str, pa.Table]:
 
 
 def _day_summary(events: pa.Table, truth: pa.Table, lines: int, counts: dict) -> dict:
-    kinds = events.column("event_type").cast(pa.string()).value_counts().to_pylist()
+    kinds = pc.value_counts(events.column("event_type").cast(pa.string())).to_pylist()
     by_type = {k["values"]: k["counts"] for k in kinds}
     clicks = truth.column("clicked").to_numpy(zero_copy_only=False)
     surface = truth.column("surface").cast(pa.string()).to_numpy(zero_copy_only=False)
@@ -162,6 +163,8 @@ def generate(config: GenerateConfig, out: Path, force: bool = False) -> dict:
     """Write the dataset `config` describes to `out` and return its summary (also written to
     `out/_dataset.json`)."""
     check_output(out, force)
+    for leftover in out.parent.glob(f".{out.name}.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)  # from a run that was killed part-way
     preset = get_preset(config.preset)
     world = build_world(preset, config.seed, config.start, config.drift)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -176,7 +179,7 @@ def generate(config: GenerateConfig, out: Path, force: bool = False) -> dict:
                 part.write_table(f"{name}.parquet", table)
 
         days, fault_counts, truths = {}, {}, []
-        late, late_ids = pa.array([], pa.string()), pa.array([], pa.string())
+        late, late_ids = pa.array([], pa.large_string()), pa.array([], pa.string())
         quiet = preset.name in ("tiny", "small")
         for day in tqdm(range(config.days), desc="days", unit="day", disable=quiet):
             summary, late, late_ids, truth = _write_day(tmp, world, config, day, late, late_ids)

@@ -30,6 +30,7 @@ HOUR_PROFILE = np.array(
     [3, 2, 1.5, 1, 1, 1, 1.5, 2.5, 3, 3, 3, 3.5, 4, 4, 4, 4.5, 5, 6, 7.5, 9, 10, 9, 7, 5]
 )
 WEEKEND_FACTOR = 1.2  # people watch more on Saturdays and Sundays
+AD, HOME = SURFACES.index("ad_break"), SURFACES.index("home_row")  # surface codes in the arrays
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,14 @@ def simulate_day(world: World, day: int) -> DayEvents:
         rng.random(n) < 0.75, world.user_device[user], rng.integers(0, len(DEVICES), n)
     )
     hour = np.searchsorted(np.cumsum(HOUR_PROFILE / HOUR_PROFILE.sum()), rng.random(n))
-    start = day_start + hour * 3_600_000 + rng.integers(0, 3_600_000, n)
+    k = preset.home_row_size
+    # A session starting in the day's last milliseconds still logs its whole home row that day.
+    start = np.minimum(day_start + hour * 3_600_000 + rng.integers(0, 3_600_000, n), day_end - k)
     session_id = hex_ids(rng, n, 8)
     titles, ads = world.items["home_row"], world.items["ad_break"]
     watching = _distinct_rows(rng, _shown_weights(titles, day, uniform=False), n, 1)[:, 0]
 
     # Home row: one request per session, `home_row_size` slots.
-    k = preset.home_row_size
     home_items = _distinct_rows(rng, _shown_weights(titles, day, uniform=False), n, k).ravel()
     home_session = np.repeat(np.arange(n), k)
     home_position = np.tile(np.arange(1, k + 1), n)
@@ -121,7 +123,7 @@ def simulate_day(world: World, day: int) -> DayEvents:
 
     # Impressions of both surfaces, with their true click probability and the drawn click.
     surface = np.concatenate(
-        [np.zeros(len(ad_session), np.int8), np.ones(len(home_session), np.int8)]
+        [np.full(len(ad_session), AD, np.int8), np.full(len(home_session), HOME, np.int8)]
     )
     session = np.concatenate([ad_session, home_session])
     item = np.concatenate([ad_items.ravel(), home_items])
@@ -141,7 +143,7 @@ def simulate_day(world: World, day: int) -> DayEvents:
     # Clicks follow their impression by a few seconds; a home-row click starts a play.
     c = np.flatnonzero(clicked)
     click_time = np.minimum(time[c] + rng.integers(500, 15_000, len(c)), day_end)
-    plays = c[surface[c] == 1]
+    plays = c[surface[c] == HOME]
     play_time = np.minimum(time[plays] + rng.integers(2_000, 20_000, len(plays)), day_end)
     duration_s = world.titles["duration_min"].to_numpy()[item[plays]] * 60.0
     share = rng.beta(1.0 + 4.0 * np.sqrt(p[plays]), 2.0)  # liked titles are watched longer
@@ -154,7 +156,7 @@ def simulate_day(world: World, day: int) -> DayEvents:
     kind = np.repeat(np.arange(3, dtype=np.int8), [n_imp, n_click, n_play])
     ev_surface = surface[src]
     ev_session = session[src]
-    is_ad = ev_surface == 0
+    is_ad = ev_surface == AD
     n_ads = len(ads.ids)
     event_id = hex_ids(rng, len(src))
     watch = np.full(len(src), np.nan)

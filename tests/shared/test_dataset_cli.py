@@ -95,6 +95,13 @@ def test_an_existing_dataset_is_replaced_only_with_force(tmp_path: Path):
     assert [p.name for p in tmp_path.iterdir()] == ["w"], "no temporary folders left behind"
 
 
+def test_leftovers_of_a_killed_run_are_cleared(tmp_path: Path):
+    leftover = tmp_path / ".w.tmp-0badf00d"
+    (leftover / "raw").mkdir(parents=True)
+    assert main(["generate", "--preset", "tiny", "--days", "1", "--out", str(tmp_path / "w")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w"]
+
+
 def test_summary_prints_a_generated_dataset(clean_dataset, capsys):
     out, summary = clean_dataset
     assert main(["summary", str(out)]) == 0

@@ -70,6 +70,7 @@ def test_a_day_has_one_home_row_per_session_and_whole_ad_pods(name: str):
     # About 16 events per session, the figure the README's preset table is built on.
     assert 14 <= len(events) / preset.sessions_per_day <= 19
     assert events.event_id.is_unique
+    assert (events.event_time.dt.date == START).all(), "a clean day's events all fall on that day"
     assert (events.event_time.diff().dropna() >= dt.timedelta(0)).all(), "log is in time order"
 
 

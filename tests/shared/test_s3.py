@@ -86,3 +86,32 @@ def test_s3_urls_are_parsed_and_bad_ones_refused():
     assert parse_s3_url("s3://marquee-lake") == ("marquee-lake", "")
     with pytest.raises(ValueError, match="not an S3 URL"):
         parse_s3_url("marquee-lake/landing")
+
+
+def test_the_serve_command_runs_until_interrupted(tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+
+    import boto3
+
+    from shared.settings import REPO_ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "MARQUEE_BUCKET": "marquee-served"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shared.s3", "serve"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        first = process.stdout.readline()
+        assert first.startswith("moto S3 on http://127.0.0.1:"), first
+        endpoint = first.split()[3]
+        client = boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+        assert "marquee-served" in [b["Name"] for b in client.list_buckets()["Buckets"]]
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+    assert "Traceback" not in process.stderr.read()
