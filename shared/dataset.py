@@ -67,8 +67,18 @@ def _config(args: argparse.Namespace) -> GenerateConfig:
     drift = None
     if args.drift_day is not None:
         drift = Drift(day=args.drift_day, kind=args.drift_kind, strength=args.drift_strength)
-    seed = args.seed if args.seed is not None else get_settings().seed
-    return GenerateConfig(args.preset, args.days, seed, args.start, faults, drift)
+    seed = {} if args.seed is None else {"seed": args.seed}  # else MARQUEE_SEED, via the config
+    return GenerateConfig(
+        preset=args.preset, days=args.days, start=args.start, faults=faults, drift=drift, **seed
+    )
+
+
+def _shown(path: Path) -> Path:
+    """`path` relative to the working directory when it lies inside it: shorter to read."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def format_summary(summary: dict, out: Path) -> str:
@@ -77,7 +87,7 @@ def format_summary(summary: dict, out: Path) -> str:
     e = summary["entities"]
     rows = [
         f"Marquee world: preset {c['preset']}, seed {c['seed']}, {c['days']} days from "
-        f"{c['start']} -> {out}",
+        f"{c['start']} -> {_shown(out)}",
         f"entities: {e['users']:,} users, {e['titles']:,} titles, {e['ads']:,} ads",
         "",
         f"{'day':<11}{'events':>10}{'impr':>10}{'clicks':>8}{'plays':>8}"

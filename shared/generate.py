@@ -21,7 +21,7 @@ import datetime as dt
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,8 @@ from shared.lake import partition_name
 from shared.oracle import oracle_by_surface
 from shared.presets import get_preset
 from shared.raw_log import to_json_lines, write_jsonl_gz
-from shared.schema import ADS, EVENTS, TITLES, TRUTH, USERS
+from shared.schema import ADS, EVENTS, SURFACES, TITLES, TRUTH, USERS
+from shared.settings import get_settings
 from shared.simulate import simulate_day
 from shared.storage import atomic_partition, atomic_write_json
 from shared.world import Drift, World, build_world
@@ -54,7 +55,7 @@ class GenerateConfig:
 
     preset: str = "small"
     days: int = 7
-    seed: int = 7
+    seed: int = field(default_factory=lambda: get_settings().seed)  # MARQUEE_SEED, default 7
     start: dt.date = DEFAULT_START
     faults: FaultConfig | None = None
     drift: Drift | None = None
@@ -105,7 +106,11 @@ def _entity_tables(world: World) -> dict[str, pa.Table]:
 
 def _latent_tables(world: World) -> dict[str, pa.Table]:
     def table(ids: np.ndarray, vectors: np.ndarray, bias: np.ndarray) -> pa.Table:
-        return pa.table({"id": ids, "bias": bias, "vector": list(vectors)})
+        dim = vectors.shape[1]
+        flat = pa.array(np.ascontiguousarray(vectors).ravel())
+        return pa.table(
+            {"id": ids, "bias": bias, "vector": pa.FixedSizeListArray.from_arrays(flat, dim)}
+        )
 
     titles, ads = world.items["home_row"], world.items["ad_break"]
     return {
@@ -118,12 +123,15 @@ def _latent_tables(world: World) -> dict[str, pa.Table]:
 def _day_summary(events: pa.Table, truth: pa.Table, lines: int, counts: dict) -> dict:
     kinds = pc.value_counts(events.column("event_type").cast(pa.string())).to_pylist()
     by_type = {k["values"]: k["counts"] for k in kinds}
-    clicks = truth.column("clicked").to_numpy(zero_copy_only=False)
-    surface = truth.column("surface").cast(pa.string()).to_numpy(zero_copy_only=False)
+    surface, clicked = truth.column("surface").cast(pa.string()), truth.column("clicked")
+
+    def ctr(name: str) -> float:
+        return pc.mean(pc.filter(clicked, pc.equal(surface, name)).cast(pa.float64())).as_py()
+
     return {
         "events": events.num_rows,
         "by_type": {t: by_type.get(t, 0) for t in ("impression", "click", "play")},
-        "ctr": {s: float(clicks[surface == s].mean()) for s in ("ad_break", "home_row")},
+        "ctr": {name: ctr(name) for name in SURFACES},
         "lines": lines,
         "faults": counts,
     }

@@ -56,3 +56,12 @@ def test_importing_the_package_creates_nothing_and_starts_nothing(tmp_path: Path
     )
     assert result.returncode == 0, result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_one_default_seed_comes_from_the_settings(monkeypatch):
+    from shared.generate import GenerateConfig
+
+    monkeypatch.setenv("MARQUEE_SEED", "11")
+    get_settings.cache_clear()
+    assert GenerateConfig(preset="tiny").seed == 11
+    assert GenerateConfig(preset="tiny", seed=3).seed == 3
