@@ -36,6 +36,9 @@ FAULT_KINDS = (
     "late",  # an event that arrives in the next day's partition
 )
 
+# The kinds that rewrite a line in place; `duplicate` adds a line and `late` moves one.
+REWRITTEN_KINDS = tuple(k for k in FAULT_KINDS if k not in ("duplicate", "late"))
+
 
 @dataclass(frozen=True)
 class FaultConfig:
@@ -169,7 +172,7 @@ def inject_faults(
     ledger: list[tuple[str, str, str]] = []
     replaced_at: list[int] = []
     replacement: list[str] = []
-    for kind in FAULT_KINDS[:-2]:
+    for kind in REWRITTEN_KINDS:
         for i, idx in enumerate(chosen[kind]):
             text = lines[int(idx)].as_py().rstrip("\n")
             new_text, detail = _mutate(kind, json.loads(text), text, i, rng)
