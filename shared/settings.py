@@ -40,6 +40,11 @@ class Settings(BaseSettings):
         description="Region for boto3 clients.",
     )
     seed: int = Field(default=7, description="The one default seed for the Marquee world.")
+    spark_master: str = Field(
+        # All local cores; a cluster is one variable away (spark://host:7077, yarn, k8s://...).
+        default="local[*]",
+        description="Spark master for jobs run with plain python (spark-submit sets its own).",
+    )
 
 
 @lru_cache

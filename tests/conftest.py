@@ -38,3 +38,13 @@ def clean_dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]
     """Three tiny days without faults."""
     out = tmp_path_factory.mktemp("clean") / "world"
     return out, generate(GenerateConfig(preset="tiny", days=3, seed=7), out)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for the whole run: starting one costs about 5 s."""
+    from data_mle.spark import spark_session
+
+    session = spark_session("tests")
+    yield session
+    session.stop()

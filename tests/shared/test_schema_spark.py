@@ -1,13 +1,11 @@
 """The Spark form of the event schema reads the raw log exactly as pyarrow's rows describe it.
 
-This starts a real local SparkSession (Java 17+), so it also proves the environment can run the
-data and batch jobs: PYSPARK_PYTHON, the JVM and the pyspark install."""
+This uses a real local SparkSession (Java 17+, the `spark` fixture), so it also proves the
+environment can run the data and batch jobs: PYSPARK_PYTHON, the JVM and the pyspark install."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,23 +13,6 @@ import pytest
 from shared.schema import EVENTS
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def spark():
-    pyspark_sql = pytest.importorskip("pyspark.sql")
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[1]")
-        .appName("test-schema")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "1")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
 
 
 def test_spark_reads_a_clean_day_with_the_contract_schema(spark, clean_dataset):

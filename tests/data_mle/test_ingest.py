@@ -1,0 +1,166 @@
+"""The ingest job on real Spark: every injected fault is quarantined under its reason, every day
+reconciles, re-runs are byte-identical, and a crash leaves the old partition."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import data_mle.spark_io
+from data_mle.ingest import ingest_day
+from shared.lake import Lake
+from shared.storage import verify_partition
+
+pytestmark = pytest.mark.slow
+START = dt.date(2026, 1, 5)
+DAYS = [START + dt.timedelta(days=k) for k in range(4)]
+# The generator's fault kinds, and where the ingest job puts each.
+EXPECTED_REASON = {
+    "malformed": "malformed_json",
+    "added_field": "schema_drift",
+    "renamed_field": "schema_drift",
+    "missing_field": "missing_field",
+    "wrong_type": "wrong_type",
+    "unknown_enum": "unknown_value",
+    "impossible_value": "impossible_value",
+    "clock_skew": "future_time",
+}
+
+
+def _land(world: Path, lake_root: Path) -> Lake:
+    shutil.copytree(world / "raw" / "events", lake_root / "raw" / "events")
+    return Lake(lake_root)
+
+
+@pytest.fixture(scope="module")
+def ingested(spark, faulty_dataset, tmp_path_factory):
+    world, _ = faulty_dataset
+    lake = _land(world, tmp_path_factory.mktemp("lake"))
+    counts = {day: ingest_day(spark, lake, day) for day in DAYS}
+    faults = json.loads((world / "_faults.json").read_text())["days"]
+    return lake, counts, faults
+
+
+@pytest.mark.parametrize("day", DAYS, ids=str)
+def test_every_fault_is_quarantined_under_its_reason(ingested, day):
+    _, counts, faults = ingested
+    injected = faults[day.isoformat()]
+    expected: dict[str, int] = {}
+    for kind, reason in EXPECTED_REASON.items():
+        if injected[kind]:
+            expected[reason] = expected.get(reason, 0) + injected[kind]
+    got = counts[day]
+    assert got["quarantined"] == expected
+    assert got["duplicates"] == (
+        {"same_day": injected["duplicate"]} if injected["duplicate"] else {}
+    )
+    assert got["late"] == injected["late"]
+
+
+@pytest.mark.parametrize("day", DAYS, ids=str)
+def test_every_day_reconciles(ingested, faulty_dataset, day):
+    lake, counts, _ = ingested
+    _, summary = faulty_dataset
+    c = counts[day]
+    assert c["reconciled"]
+    assert c["input_lines"] == summary["days"][day.isoformat()]["lines"]
+    quarantined = sum(c["quarantined"].values())
+    assert c["input_lines"] == c["accepted"] + quarantined + sum(c["duplicates"].values())
+    bronze = verify_partition(lake.partition("bronze", "events", day))
+    assert bronze["rows"] == c["accepted"] and bronze["reconciliation"] == c
+    assert verify_partition(lake.partition("quarantine", "events", day))["rows"] == quarantined
+
+
+def test_bronze_is_typed_unique_and_flags_late_events(ingested):
+    lake, _, _ = ingested
+    day = DAYS[2]
+    table = pq.read_table(lake.partition("bronze", "events", day) / "part-0.parquet").to_pandas()
+    assert table.event_id.is_unique
+    assert str(table.event_time.dt.tz) == "UTC"
+    late = table[table.is_late]
+    assert len(late) > 0 and (late.event_time.dt.date < day).all()
+    assert (table[~table.is_late].event_time.dt.date == day).all()
+    assert (table.ingest_date == day).all()
+
+
+def test_quarantine_keeps_each_rejected_line_verbatim(ingested, faulty_dataset):
+    lake, _, _ = ingested
+    world, _ = faulty_dataset
+    day = DAYS[1]
+    raw = (
+        gzip.decompress((world / f"raw/events/dt={day}/events.jsonl.gz").read_bytes())
+        .decode()
+        .splitlines()
+    )
+    quarantine = pq.read_table(lake.partition("quarantine", "events", day) / "part-0.parquet")
+    for row in quarantine.to_pylist():
+        assert raw[row["line"]] == row["raw"]
+        assert row["reason"] and row["detail"]
+
+
+def test_rerunning_a_day_gives_identical_checksums(spark, ingested):
+    lake, counts, _ = ingested
+    day = DAYS[1]
+    before = {
+        zone: (lake.partition(zone, "events", day) / "_manifest.json").read_bytes()
+        for zone in ("bronze", "quarantine")
+    }
+    assert ingest_day(spark, lake, day) == counts[day]
+    for zone, manifest in before.items():
+        assert (lake.partition(zone, "events", day) / "_manifest.json").read_bytes() == manifest
+
+
+def test_a_crash_in_the_middle_of_a_write_leaves_the_old_partition(
+    spark, ingested, tmp_path, monkeypatch
+):
+    lake = Lake(tmp_path / "lake")
+    shutil.copytree(ingested[0].root, lake.root)
+    day = DAYS[2]
+    bronze = lake.partition("bronze", "events", day)
+    before = verify_partition(bronze)
+
+    real_move = shutil.move
+
+    def crash_on_bronze(src, dst):
+        if "bronze" in str(dst):
+            raise OSError("disk full (simulated)")
+        return real_move(src, dst)
+
+    monkeypatch.setattr(data_mle.spark_io.shutil, "move", crash_on_bronze)
+    with pytest.raises(OSError, match="simulated"):
+        ingest_day(spark, lake, day)
+    assert verify_partition(bronze) == before
+    assert [p.name for p in bronze.parent.iterdir() if p.name.startswith(".")] == []
+
+    monkeypatch.undo()
+    assert ingest_day(spark, lake, day) == before["reconciliation"]
+    assert verify_partition(bronze) == before
+
+
+def test_an_event_already_in_an_earlier_day_is_a_duplicate(spark, clean_dataset, tmp_path):
+    world, _ = clean_dataset
+    lake = _land(world, tmp_path / "lake")
+    first, second = DAYS[0], DAYS[1]
+    ingest_day(spark, lake, first)
+    # The client re-sends five of yesterday's events with today's upload.
+    old = gzip.decompress(
+        (lake.partition("raw", "events", first) / "events.jsonl.gz").read_bytes()
+    ).splitlines(keepends=True)[:5]
+    target = lake.partition("raw", "events", second) / "events.jsonl.gz"
+    target.write_bytes(gzip.compress(gzip.decompress(target.read_bytes()) + b"".join(old)))
+
+    counts = ingest_day(spark, lake, second)
+    assert counts["duplicates"] == {"earlier_day": 5}
+    assert counts["late"] == 0, "a re-sent event is a duplicate, not a late arrival"
+    assert counts["reconciled"]
+
+
+def test_a_missing_raw_partition_is_a_clear_error(spark, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no raw partition for 2026-01-05"):
+        ingest_day(spark, Lake(tmp_path), START)
