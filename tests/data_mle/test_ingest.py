@@ -3,11 +3,8 @@ reconciles, re-runs are byte-identical, and a crash leaves the old partition."""
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
-import json
 import shutil
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -16,10 +13,9 @@ import data_mle.spark_io
 from data_mle.ingest import ingest_day
 from shared.lake import Lake
 from shared.storage import verify_partition
+from tests.data_mle.conftest import DAYS, START, land
 
 pytestmark = pytest.mark.slow
-START = dt.date(2026, 1, 5)
-DAYS = [START + dt.timedelta(days=k) for k in range(4)]
 # The generator's fault kinds, and where the ingest job puts each.
 EXPECTED_REASON = {
     "malformed": "malformed_json",
@@ -31,20 +27,6 @@ EXPECTED_REASON = {
     "impossible_value": "impossible_value",
     "clock_skew": "future_time",
 }
-
-
-def _land(world: Path, lake_root: Path) -> Lake:
-    shutil.copytree(world / "raw" / "events", lake_root / "raw" / "events")
-    return Lake(lake_root)
-
-
-@pytest.fixture(scope="module")
-def ingested(spark, faulty_dataset, tmp_path_factory):
-    world, _ = faulty_dataset
-    lake = _land(world, tmp_path_factory.mktemp("lake"))
-    counts = {day: ingest_day(spark, lake, day) for day in DAYS}
-    faults = json.loads((world / "_faults.json").read_text())["days"]
-    return lake, counts, faults
 
 
 @pytest.mark.parametrize("day", DAYS, ids=str)
@@ -145,7 +127,7 @@ def test_a_crash_in_the_middle_of_a_write_leaves_the_old_partition(
 
 def test_an_event_already_in_an_earlier_day_is_a_duplicate(spark, clean_dataset, tmp_path):
     world, _ = clean_dataset
-    lake = _land(world, tmp_path / "lake")
+    lake = land(world, tmp_path / "lake")
     first, second = DAYS[0], DAYS[1]
     ingest_day(spark, lake, first)
     # The client re-sends five of yesterday's events with today's upload.

@@ -1,0 +1,293 @@
+"""Quality gates for a day of bronze events: named checks, each with a threshold, that stop bad
+data before it becomes features.
+
+    python -m data_mle.quality --day 2026-01-06
+
+A day is summarised once as a *profile* (Spark aggregates, a few hundred numbers), written to
+`bronze/events_quality/dt=DAY/quality.json` with the gate results. The gates themselves are pure
+functions of today's profile and the trailing days' profiles, so each can be tested on numbers
+made to trip it. A failing gate raises `QualityGateError` naming the check, the value and the
+threshold; the report is written either way, so the failure can be read afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.lake import Lake
+from shared.schema import DEVICES, EVENT_TYPES, EVENTS, SURFACES
+from shared.storage import atomic_partition, read_manifest, to_json_text
+
+REPORT_TABLE = "events_quality"
+TRAILING_DAYS = 7
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Thresholds of every gate. Defaults fit the Marquee presets; tighten them per source."""
+
+    max_quarantine_share: float = 0.10  # bad lines are expected, a tenth of them is an incident
+    max_duplicate_share: float = 0.05  # client retries re-send a few events
+    max_null_share: float = 0.01  # of fields an event of its type must carry
+    volume_ratio: tuple[float, float] = (0.5, 2.0)  # against the trailing mean; weekends are +20%
+    max_freshness_lag_min: float = 180.0  # the day's last event should be close to its end
+    ctr_band: tuple[tuple[str, float, float], ...] = (
+        ("ad_break", 0.005, 0.06),  # video ads click at 1-3%
+        ("home_row", 0.02, 0.20),
+    )
+    max_psi: float = 0.2  # population stability index; above 0.25 is a shift by convention
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    passed: bool
+    value: float | None
+    threshold: str
+    message: str
+
+
+class QualityGateError(RuntimeError):
+    """One or more gates failed; the message names each check, its value and its threshold."""
+
+
+def profile_day(bronze: Any, day: dt.date, reconciliation: dict) -> dict:
+    """The numbers the gates need, computed with Spark from a day's bronze events."""
+    from pyspark.sql import functions as F
+
+    def shares(column: Any, values: tuple[str, ...] | range) -> dict[str, float]:
+        counts = {str(r[0]): r[1] for r in bronze.groupBy(column).count().collect()}
+        total = sum(counts.values()) or 1
+        return {str(v): counts.get(str(v), 0) / total for v in values}
+
+    rows = bronze.count()
+    must_have = [
+        ("context_title_id", F.col("surface") == "ad_break"),
+        ("impression_id", F.col("event_type") != "impression"),
+        ("watch_time_s", F.col("event_type") == "play"),
+    ]
+    nulls = {
+        name: bronze.filter(cond).select(F.avg(F.col(name).isNull().cast("double"))).first()[0]
+        or 0.0
+        for name, cond in must_have
+    }
+    by_surface = (
+        bronze.groupBy("surface")
+        .agg(
+            F.sum((F.col("event_type") == "impression").cast("long")).alias("impressions"),
+            F.sum((F.col("event_type") == "click").cast("long")).alias("clicks"),
+        )
+        .collect()
+    )
+    # As epoch microseconds: collected timestamps come back naive, in the machine's time zone.
+    latest_us = bronze.agg(F.max(F.unix_micros("event_time"))).first()[0]
+    latest = None if latest_us is None else dt.datetime.fromtimestamp(latest_us / 1e6, dt.UTC)
+    expected = [(f.name, f.dataType.simpleString()) for f in EVENTS.spark().fields]
+    actual = [(f.name, f.dataType.simpleString()) for f in bronze.schema.fields]
+    return {
+        "day": day.isoformat(),
+        "rows": rows,
+        "input_lines": reconciliation["input_lines"],
+        "quarantined": sum(reconciliation["quarantined"].values()),
+        "duplicates": sum(reconciliation["duplicates"].values()),
+        "late": reconciliation["late"],
+        "schema_missing": [f"{n} {t}" for n, t in expected if (n, t) not in actual],
+        "null_share": nulls,
+        "ctr": {
+            r["surface"]: r["clicks"] / r["impressions"] for r in by_surface if r["impressions"]
+        },
+        "latest_event": latest.isoformat() if latest else None,
+        "shares": {
+            "device": shares("device", DEVICES),
+            "surface": shares("surface", SURFACES),
+            "event_type": shares("event_type", EVENT_TYPES),
+            "hour": shares(F.hour("event_time"), range(24)),
+        },
+    }
+
+
+def psi(expected: dict[str, float], actual: dict[str, float], floor: float = 1e-4) -> float:
+    """Population stability index of two distributions over the same keys."""
+    total = 0.0
+    for key in expected:
+        e, a = max(expected[key], floor), max(actual.get(key, 0.0), floor)
+        total += (a - e) * math.log(a / e)
+    return total
+
+
+def evaluate(profile: dict, trailing: list[dict], config: GateConfig) -> list[GateResult]:
+    """Every gate on today's `profile`, against the `trailing` days' profiles (may be empty)."""
+    results = []
+
+    def gate(name: str, value: float | None, ok: bool, threshold: str, what: str) -> None:
+        shown = "n/a" if value is None else f"{value:.4g}"
+        verdict = "ok" if ok else "FAILED"
+        results.append(
+            GateResult(
+                name,
+                ok,
+                value,
+                threshold,
+                f"{name}: {what} = {shown}, allowed {threshold}: {verdict}",
+            )
+        )
+
+    n_in = max(profile["input_lines"], 1)
+    missing = profile["schema_missing"]
+    gate(
+        "schema",
+        float(len(missing)),
+        not missing,
+        "0 missing columns",
+        f"columns missing or retyped {missing}",
+    )
+    q = profile["quarantined"] / n_in
+    gate(
+        "quarantine_share",
+        q,
+        q <= config.max_quarantine_share,
+        f"<= {config.max_quarantine_share}",
+        "quarantined / input",
+    )
+    d = profile["duplicates"] / n_in
+    gate(
+        "duplicate_share",
+        d,
+        d <= config.max_duplicate_share,
+        f"<= {config.max_duplicate_share}",
+        "duplicates / input",
+    )
+    worst = max(profile["null_share"].items(), key=lambda kv: kv[1])
+    gate(
+        "null_share",
+        worst[1],
+        worst[1] <= config.max_null_share,
+        f"<= {config.max_null_share}",
+        f"null share of {worst[0]}",
+    )
+
+    end = dt.datetime.combine(
+        dt.date.fromisoformat(profile["day"]) + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
+    )
+    if profile["latest_event"] is None:
+        gate("freshness", None, False, f"<= {config.max_freshness_lag_min} min", "no events at all")
+    else:
+        lag = (end - dt.datetime.fromisoformat(profile["latest_event"])).total_seconds() / 60
+        gate(
+            "freshness",
+            lag,
+            lag <= config.max_freshness_lag_min,
+            f"<= {config.max_freshness_lag_min} min",
+            "minutes from the last event to the day's end",
+        )
+
+    for surface, low, high in config.ctr_band:
+        ctr = profile["ctr"].get(surface)
+        gate(
+            f"ctr_{surface}",
+            ctr,
+            ctr is not None and low <= ctr <= high,
+            f"{low}-{high}",
+            f"click rate on {surface}",
+        )
+
+    if not trailing:
+        gate("volume", None, True, "no trailing days yet", "rows against the trailing mean")
+        gate("drift", None, True, "no trailing days yet", "largest PSI against the trailing days")
+        return results
+    mean_rows = sum(p["rows"] for p in trailing) / len(trailing)
+    ratio = profile["rows"] / mean_rows if mean_rows else math.inf
+    low, high = config.volume_ratio
+    gate(
+        "volume",
+        ratio,
+        low <= ratio <= high,
+        f"{low}-{high}",
+        f"rows / mean of {len(trailing)} trailing days",
+    )
+    drifts = {}
+    for dim in profile["shares"]:
+        baseline = {
+            k: sum(p["shares"][dim][k] for p in trailing) / len(trailing)
+            for k in profile["shares"][dim]
+        }
+        drifts[dim] = psi(baseline, profile["shares"][dim])
+    dim, worst_psi = max(drifts.items(), key=lambda kv: kv[1])
+    gate(
+        "drift",
+        worst_psi,
+        worst_psi <= config.max_psi,
+        f"<= {config.max_psi}",
+        f"PSI of {dim} against the trailing days",
+    )
+    return results
+
+
+def trailing_profiles(lake: Lake, day: dt.date, days: int = TRAILING_DAYS) -> list[dict]:
+    """Profiles of the days before `day` that passed their gates (a failed day is no baseline)."""
+    found = []
+    for k in range(1, days + 1):
+        path = lake.partition("bronze", REPORT_TABLE, day - dt.timedelta(days=k)) / "quality.json"
+        if path.exists():
+            report = json.loads(path.read_text())
+            if report["passed"]:
+                found.append(report["profile"])
+    return found
+
+
+def run_gates(spark: Any, lake: Lake, day: dt.date, config: GateConfig | None = None) -> dict:
+    """Profile `day`'s bronze, evaluate the gates, write the report; raise if any gate failed."""
+    config = config or GateConfig()
+    bronze_path = lake.partition("bronze", "events", day)
+    if not bronze_path.is_dir():
+        raise FileNotFoundError(f"no bronze partition for {day}: run the ingest first")
+    bronze = spark.read.parquet(str(bronze_path))
+    profile = profile_day(bronze, day, read_manifest(bronze_path)["reconciliation"])
+    results = evaluate(profile, trailing_profiles(lake, day), config)
+    report = {
+        "day": day.isoformat(),
+        "passed": all(r.passed for r in results),
+        "gates": [asdict(r) for r in results],
+        "config": asdict(config),
+        "profile": profile,
+    }
+    with atomic_partition(lake.partition("bronze", REPORT_TABLE, day)) as part:
+        part.write_bytes("quality.json", to_json_text(report).encode(), rows=len(results))
+    failed = [r.message for r in results if not r.passed]
+    if failed:
+        raise QualityGateError(f"{day}: {len(failed)} quality gate(s) failed: " + "; ".join(failed))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    from data_mle.spark import spark_session
+
+    parser = argparse.ArgumentParser(
+        prog="python -m data_mle.quality", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--day", type=dt.date.fromisoformat, required=True, help="YYYY-MM-DD")
+    parser.add_argument("--lake", type=Path, default=None, help="default: MARQUEE_LAKE_ROOT")
+    args = parser.parse_args(argv)
+    lake = Lake(args.lake) if args.lake else Lake.from_settings()
+    spark = spark_session(f"quality-{args.day}")
+    try:
+        report = run_gates(spark, lake, args.day)
+    except (FileNotFoundError, QualityGateError) as error:
+        print(f"quality: error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        spark.stop()
+    for gate in report["gates"]:
+        print(gate["message"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Every quality gate passes on clean numbers and trips on numbers made to trip it; on Spark, a
+day with half its events missing fails with a message that names the gate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+
+import pytest
+
+from data_mle.ingest import ingest_day
+from data_mle.quality import (
+    REPORT_TABLE,
+    GateConfig,
+    QualityGateError,
+    evaluate,
+    psi,
+    run_gates,
+    trailing_profiles,
+)
+from tests.data_mle.conftest import DAYS, land
+
+HOURS = {str(h): 1 / 24 for h in range(24)}
+
+
+def _profile(**changes) -> dict:
+    profile = {
+        "day": "2026-01-06",
+        "rows": 6000,
+        "input_lines": 6100,
+        "quarantined": 60,
+        "duplicates": 40,
+        "late": 10,
+        "schema_missing": [],
+        "null_share": {"context_title_id": 0.0, "impression_id": 0.0, "watch_time_s": 0.0},
+        "ctr": {"ad_break": 0.02, "home_row": 0.065},
+        "latest_event": "2026-01-06T23:58:00+00:00",
+        "shares": {
+            "device": {"tv": 0.45, "mobile": 0.35, "web": 0.12, "tablet": 0.08},
+            "hour": dict(HOURS),
+        },
+    }
+    profile.update(changes)
+    return profile
+
+
+def _failed(profile: dict, trailing: list[dict] | None = None) -> set[str]:
+    trailing = [_profile(day="2026-01-05")] if trailing is None else trailing
+    return {r.name for r in evaluate(profile, trailing, GateConfig()) if not r.passed}
+
+
+def test_clean_numbers_pass_every_gate():
+    results = evaluate(_profile(), [_profile(day="2026-01-05")], GateConfig())
+    assert {r.name for r in results} >= {
+        "schema", "quarantine_share", "duplicate_share", "null_share", "freshness",
+        "ctr_ad_break", "ctr_home_row", "volume", "drift",
+    }  # fmt: skip
+    assert all(r.passed for r in results)
+
+
+def _shifted_hours() -> dict:
+    night = {str(h): (0.09 if h < 8 else 0.28 / 16) for h in range(24)}
+    return {"device": _profile()["shares"]["device"], "hour": night}
+
+
+@pytest.mark.parametrize(
+    ("changes", "gate"),
+    [
+        ({"schema_missing": ["event_time timestamp"]}, "schema"),
+        ({"quarantined": 1200}, "quarantine_share"),
+        ({"duplicates": 500}, "duplicate_share"),
+        ({"null_share": {"context_title_id": 0.3, "impression_id": 0.0}}, "null_share"),
+        ({"latest_event": "2026-01-06T17:00:00+00:00"}, "freshness"),
+        ({"latest_event": None}, "freshness"),
+        ({"ctr": {"ad_break": 0.2, "home_row": 0.065}}, "ctr_ad_break"),
+        ({"ctr": {"ad_break": 0.02}}, "ctr_home_row"),  # no home-row impressions at all
+        ({"rows": 2900}, "volume"),  # half the events missing
+        ({"rows": 13000}, "volume"),
+        ({"shares": _shifted_hours()}, "drift"),
+    ],
+)  # fmt: skip
+def test_each_gate_trips_on_input_made_to_trip_it(changes: dict, gate: str):
+    assert _failed(_profile(**changes)) == {gate}
+
+
+def test_a_failure_message_names_the_check_the_value_and_the_threshold():
+    results = evaluate(_profile(rows=2900), [_profile(day="2026-01-05")], GateConfig())
+    volume = next(r for r in results if r.name == "volume")
+    assert volume.message == (
+        "volume: rows / mean of 1 trailing days = 0.4833, allowed 0.5-2.0: FAILED"
+    )
+
+
+def test_volume_and_drift_wait_for_history():
+    assert _failed(_profile(rows=10), trailing=[]) == set()
+
+
+def test_psi_is_zero_for_equal_distributions_and_grows_with_the_shift():
+    assert psi(HOURS, HOURS) == pytest.approx(0.0)
+    assert psi(HOURS, _shifted_hours()["hour"]) > 0.2
+
+
+@pytest.mark.slow
+def test_clean_and_mildly_faulty_days_pass_on_spark(spark, ingested):
+    lake, _, _ = ingested
+    for day in DAYS:
+        report = run_gates(spark, lake, day)
+        assert report["passed"]
+        saved = json.loads(
+            (lake.partition("bronze", REPORT_TABLE, day) / "quality.json").read_text()
+        )
+        assert saved == json.loads(json.dumps(report))
+    assert len(trailing_profiles(lake, DAYS[-1] + dt.timedelta(days=1))) == len(DAYS)
+
+
+@pytest.mark.slow
+def test_a_day_missing_half_its_events_fails_the_volume_gate(spark, clean_dataset, tmp_path):
+    world, _ = clean_dataset
+    lake = land(world, tmp_path / "lake")
+    first, second = DAYS[0], DAYS[1]
+    ingest_day(spark, lake, first)
+    run_gates(spark, lake, first)
+    raw = lake.partition("raw", "events", second) / "events.jsonl.gz"
+    lines = gzip.decompress(raw.read_bytes()).splitlines(keepends=True)
+    raw.write_bytes(gzip.compress(b"".join(lines[::2])))  # an upload that lost half its events
+    ingest_day(spark, lake, second)
+
+    with pytest.raises(QualityGateError, match=r"volume: rows / mean of 1 trailing days = 0\.\d+"):
+        run_gates(spark, lake, second)
+    report = json.loads(
+        (lake.partition("bronze", REPORT_TABLE, second) / "quality.json").read_text()
+    )
+    assert not report["passed"]
+    assert [g["name"] for g in report["gates"] if not g["passed"]] == ["volume"]
+    # A failed day is no baseline for the next one.
+    assert [p["day"] for p in trailing_profiles(lake, second + dt.timedelta(days=1))] == [
+        first.isoformat()
+    ]
