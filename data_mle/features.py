@@ -1,0 +1,205 @@
+"""Features as of a day, with Spark: the contract in `shared/features.py`, at scale.
+
+    python -m data_mle.features --day 2026-01-08
+
+Reads the bronze partitions that arrived in the 28 days before DAY and writes
+`silver/{user,item,context}_features/dt=DAY/`. Point in time: the features of day D use only
+events with `ingest_date < D`, so a model trained on D's impressions sees what serving saw.
+The values equal the pandas reference (`shared.features.compute_features`) on the same input;
+`tests/data_mle/test_features.py` holds the two together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from shared.features import (
+    CONTEXT_FEATURES,
+    CONTEXT_WINDOW,
+    FEATURE_SPEC_VERSION,
+    ITEM_FEATURES,
+    PRIOR_CTR,
+    PRIOR_STRENGTH,
+    RECENCY_CAP,
+    SURFACE_PREFIX,
+    USER_FEATURES,
+    WINDOWS,
+    FeatureTable,
+)
+from shared.lake import Lake
+
+
+def _F() -> Any:
+    from pyspark.sql import functions as F
+
+    return F
+
+
+def _count(condition: Any) -> Any:
+    F = _F()
+    return F.sum(F.when(condition, 1).otherwise(0)).cast("long")
+
+
+def _arrived_within(as_of: dt.date, days: int) -> Any:
+    F = _F()
+    return F.col("ingest_date") >= F.lit(as_of - dt.timedelta(days=days))
+
+
+def _ctr(clicks: str, impressions: str, prior: Any) -> Any:
+    F = _F()
+    return ((F.col(clicks) + PRIOR_STRENGTH * prior) / (F.col(impressions) + PRIOR_STRENGTH)).cast(
+        "double"
+    )
+
+
+def _surface_prior() -> Any:
+    F = _F()
+    expr = None
+    for surface, value in PRIOR_CTR.items():
+        cond = F.col("surface") == surface
+        expr = F.when(cond, value) if expr is None else expr.when(cond, value)
+    return expr
+
+
+def known_before(events: Any, as_of: dt.date, days: int) -> Any:
+    """Events that arrived in the `days` days before `as_of`, and none after."""
+    F = _F()
+    return events.filter((F.col("ingest_date") < F.lit(as_of)) & _arrived_within(as_of, days))
+
+
+def user_features(events: Any, as_of: dt.date) -> Any:
+    F = _F()
+    month = known_before(events, as_of, max(WINDOWS))
+    is_imp, is_click = F.col("event_type") == "impression", F.col("event_type") == "click"
+    aggs = []
+    for surface, prefix in SURFACE_PREFIX.items():
+        on = F.col("surface") == surface
+        for w in WINDOWS:
+            recent = _arrived_within(as_of, w)
+            aggs.append(_count(recent & on & is_imp).alias(f"{prefix}_impressions_{w}d"))
+            aggs.append(_count(recent & on & is_click).alias(f"{prefix}_clicks_{w}d"))
+    is_play = F.col("event_type") == "play"
+    aggs += [
+        _count(is_play).alias("plays_28d"),
+        F.sum(F.when(is_play, F.col("watch_time_s")).otherwise(0.0)).alias("watch_time_s_28d"),
+        F.datediff(F.lit(as_of), F.max("ingest_date")).cast("long").alias("days_since_last_event"),
+    ]
+    frame = month.groupBy("user_id").agg(*aggs)
+    for surface, prefix in SURFACE_PREFIX.items():
+        for w in WINDOWS:
+            frame = frame.withColumn(
+                f"{prefix}_ctr_{w}d",
+                _ctr(
+                    f"{prefix}_clicks_{w}d", f"{prefix}_impressions_{w}d", F.lit(PRIOR_CTR[surface])
+                ),
+            )
+    return frame.select(*USER_FEATURES.columns)
+
+
+def item_features(events: Any, as_of: dt.date) -> Any:
+    F = _F()
+    month = known_before(events, as_of, max(WINDOWS))
+    is_imp, is_click = F.col("event_type") == "impression", F.col("event_type") == "click"
+    aggs = []
+    for w in WINDOWS:
+        recent = _arrived_within(as_of, w)
+        aggs += [
+            _count(recent & is_imp).alias(f"impressions_{w}d"),
+            _count(recent & is_click).alias(f"clicks_{w}d"),
+        ]
+    frame = month.groupBy("item_id", "surface").agg(*aggs)
+    for w in WINDOWS:
+        frame = frame.withColumn(
+            f"ctr_{w}d", _ctr(f"clicks_{w}d", f"impressions_{w}d", _surface_prior())
+        )
+    return frame.select(*ITEM_FEATURES.columns)
+
+
+def context_features(events: Any, as_of: dt.date) -> Any:
+    F = _F()
+    w = CONTEXT_WINDOW
+    week = known_before(events, as_of, w).withColumn("hour", F.hour("event_time").cast("long"))
+    frame = week.groupBy("surface", "device", "hour").agg(
+        _count(F.col("event_type") == "impression").alias(f"impressions_{w}d"),
+        _count(F.col("event_type") == "click").alias(f"clicks_{w}d"),
+    )
+    frame = frame.withColumn(
+        f"ctr_{w}d", _ctr(f"clicks_{w}d", f"impressions_{w}d", _surface_prior())
+    )
+    return frame.select(*CONTEXT_FEATURES.columns)
+
+
+BUILDERS = {
+    USER_FEATURES.name: user_features,
+    ITEM_FEATURES.name: item_features,
+    CONTEXT_FEATURES.name: context_features,
+}
+
+
+def bronze_before(spark: Any, lake: Lake, as_of: dt.date) -> Any | None:
+    """The bronze events of the 28 arrival days before `as_of` (None if there are none)."""
+    paths = [
+        str(lake.partition("bronze", "events", d))
+        for d in lake.days("bronze", "events")
+        if as_of - dt.timedelta(days=max(WINDOWS)) <= d < as_of
+    ]
+    return spark.read.parquet(*paths) if paths else None
+
+
+def build_features(spark: Any, lake: Lake, as_of: dt.date) -> dict[str, dict]:
+    """Write the three feature tables of `as_of`; return what was written per table."""
+    from data_mle.spark_io import write_partition
+
+    events = bronze_before(spark, lake, as_of)
+    if events is None:
+        raise FileNotFoundError(f"no bronze partitions in the {max(WINDOWS)} days before {as_of}")
+    events = events.cache()
+    try:
+        written = {}
+        tables: tuple[FeatureTable, ...] = (USER_FEATURES, ITEM_FEATURES, CONTEXT_FEATURES)
+        for table in tables:
+            frame = BUILDERS[table.name](events, as_of)
+            written[table.name] = write_partition(
+                frame,
+                lake.partition("silver", table.name, as_of),
+                list(table.keys),
+                extra={
+                    "feature_spec_version": FEATURE_SPEC_VERSION,
+                    "as_of": as_of.isoformat(),
+                    "recency_cap": RECENCY_CAP,
+                },
+            )
+        return written
+    finally:
+        events.unpersist()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from data_mle.spark import spark_session
+
+    parser = argparse.ArgumentParser(
+        prog="python -m data_mle.features", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--lake", type=Path, default=None, help="default: MARQUEE_LAKE_ROOT")
+    args = parser.parse_args(argv)
+    lake = Lake(args.lake) if args.lake else Lake.from_settings()
+    spark = spark_session(f"features-{args.day}")
+    try:
+        written = build_features(spark, lake, args.day)
+    except FileNotFoundError as error:
+        print(f"features: error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        spark.stop()
+    for name, info in written.items():
+        print(f"{name}: {info['rows']:,} rows -> {info['path']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The feature contract between the data MLE and everyone who trains or serves a model.
+
+A feature set *as of day D* is computed only from bronze events that arrived before D
+(`ingest_date < D`): a model trained on day D's impressions, or serving on day D, sees exactly
+what was known when D began. Windows are counted in arrival days: `_7d` is D-7 .. D-1.
+
+    users, items, contexts = compute_features(bronze_events, as_of=date(2026, 1, 8))
+
+This module is the *reference implementation* (pandas), for small data and for checking. The
+Spark job in `data_mle/features.py` must give the same values on the same input
+(`tests/data_mle/test_features.py`). Change a definition here, bump `FEATURE_SPEC_VERSION`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+FEATURE_SPEC_VERSION = "1"
+WINDOWS = (1, 7, 28)  # days
+SURFACE_PREFIX = {"ad_break": "ad", "home_row": "home"}
+# Click rates are smoothed towards a prior so that 1 click in 2 impressions is not "50%":
+# ctr = (clicks + PRIOR_STRENGTH * prior) / (impressions + PRIOR_STRENGTH).
+PRIOR_CTR = {"ad_break": 0.02, "home_row": 0.06}
+PRIOR_STRENGTH = 20.0
+RECENCY_CAP = max(WINDOWS) + 1  # "not seen within the longest window"
+CONTEXT_WINDOW = 7
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """A table of the feature set: its key columns and its value columns, in order."""
+
+    name: str
+    keys: tuple[str, ...]
+    values: tuple[str, ...]
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.keys, *self.values]
+
+
+def _window_columns(prefix: str) -> tuple[str, ...]:
+    return tuple(
+        f"{prefix}{stat}_{w}d" for w in WINDOWS for stat in ("impressions", "clicks", "ctr")
+    )
+
+
+USER_FEATURES = FeatureTable(
+    "user_features",
+    ("user_id",),
+    (
+        *(col for s in SURFACE_PREFIX.values() for col in _window_columns(f"{s}_")),
+        "plays_28d",
+        "watch_time_s_28d",
+        "days_since_last_event",
+    ),
+)
+ITEM_FEATURES = FeatureTable("item_features", ("item_id", "surface"), _window_columns(""))
+CONTEXT_FEATURES = FeatureTable(
+    "context_features",
+    ("surface", "device", "hour"),
+    (f"impressions_{CONTEXT_WINDOW}d", f"clicks_{CONTEXT_WINDOW}d", f"ctr_{CONTEXT_WINDOW}d"),
+)
+FEATURE_TABLES = (USER_FEATURES, ITEM_FEATURES, CONTEXT_FEATURES)
+
+
+def _known_before(events: pd.DataFrame, as_of: dt.date, days: int) -> pd.DataFrame:
+    """Events that arrived in the `days` days before `as_of`."""
+    arrived = pd.to_datetime(events["ingest_date"]).dt.date
+    return events[(arrived < as_of) & (arrived >= as_of - dt.timedelta(days=days))]
+
+
+def _flags(events: pd.DataFrame) -> pd.DataFrame:
+    return events.assign(
+        _imp=(events["event_type"] == "impression").astype("int64"),
+        _click=(events["event_type"] == "click").astype("int64"),
+    )
+
+
+def user_features(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    parts = []
+    for w in WINDOWS:
+        recent = _flags(_known_before(events, as_of, w))
+        for surface, prefix in SURFACE_PREFIX.items():
+            g = recent[recent["surface"] == surface].groupby("user_id")[["_imp", "_click"]].sum()
+            names = {"_imp": f"{prefix}_impressions_{w}d", "_click": f"{prefix}_clicks_{w}d"}
+            parts.append(g.rename(columns=names))
+    month = _known_before(events, as_of, max(WINDOWS))
+    plays = month[month["event_type"] == "play"].groupby("user_id")["watch_time_s"]
+    parts.append(plays.count().rename("plays_28d").to_frame())
+    parts.append(plays.sum().rename("watch_time_s_28d").to_frame())
+    last = pd.to_datetime(month.groupby("user_id")["ingest_date"].max()).dt.date
+    parts.append((as_of - last).map(lambda d: d.days).rename("days_since_last_event").to_frame())
+    frame = pd.concat(parts, axis=1).reset_index(names="user_id")
+    return finish(frame, USER_FEATURES)
+
+
+def item_features(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    parts = []
+    for w in WINDOWS:
+        recent = _flags(_known_before(events, as_of, w))
+        g = recent.groupby(["item_id", "surface"])[["_imp", "_click"]].sum()
+        parts.append(g.rename(columns={"_imp": f"impressions_{w}d", "_click": f"clicks_{w}d"}))
+    frame = pd.concat(parts, axis=1).reset_index()
+    return finish(frame, ITEM_FEATURES)
+
+
+def context_features(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    recent = _flags(_known_before(events, as_of, CONTEXT_WINDOW))
+    recent = recent.assign(hour=pd.to_datetime(recent["event_time"], utc=True).dt.hour)
+    g = recent.groupby(["surface", "device", "hour"])[["_imp", "_click"]].sum()
+    w = CONTEXT_WINDOW
+    frame = g.rename(columns={"_imp": f"impressions_{w}d", "_click": f"clicks_{w}d"}).reset_index()
+    return finish(frame, CONTEXT_FEATURES)
+
+
+def _ctr_columns(table: FeatureTable) -> list[tuple[str, str, str, str | None]]:
+    """(ctr, clicks, impressions, surface) of each CTR column; surface None: the row's own."""
+    if table is USER_FEATURES:
+        return [
+            (f"{p}_ctr_{w}d", f"{p}_clicks_{w}d", f"{p}_impressions_{w}d", surface)
+            for surface, p in SURFACE_PREFIX.items()
+            for w in WINDOWS
+        ]
+    windows = (CONTEXT_WINDOW,) if table is CONTEXT_FEATURES else WINDOWS
+    return [(f"ctr_{w}d", f"clicks_{w}d", f"impressions_{w}d", None) for w in windows]
+
+
+def finish(frame: pd.DataFrame, table: FeatureTable) -> pd.DataFrame:
+    """Fill what a window did not see (zero counts, the capped recency), add the smoothed CTRs,
+    and fix the types and the column and row order. The Spark job ends with this same step on
+    its collected aggregates, so the two implementations differ only in how they aggregate."""
+    frame = frame.copy()
+    ctrs = _ctr_columns(table)
+    ctr_names = {c[0] for c in ctrs}
+    for col in table.values:
+        if col == "days_since_last_event":
+            frame[col] = frame[col].fillna(RECENCY_CAP).astype("int64")
+        elif col == "watch_time_s_28d":
+            frame[col] = frame[col].astype("float64").fillna(0.0)
+        elif col not in ctr_names:
+            frame[col] = frame[col].fillna(0).astype("int64")
+    for ctr, clicks, impressions, surface in ctrs:
+        prior = PRIOR_CTR[surface] if surface else frame["surface"].map(PRIOR_CTR)
+        frame[ctr] = (frame[clicks] + PRIOR_STRENGTH * prior) / (
+            frame[impressions] + PRIOR_STRENGTH
+        )
+        frame[ctr] = frame[ctr].astype("float64")
+    for key in table.keys:
+        frame[key] = frame[key].astype("int64" if key == "hour" else object)
+    return frame[table.columns].sort_values(list(table.keys), ignore_index=True)
+
+
+def compute_features(events: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, ...]:
+    """The user, item and context feature tables as of `as_of`, from bronze events (the
+    `EVENTS` columns plus `ingest_date`)."""
+    return (
+        user_features(events, as_of),
+        item_features(events, as_of),
+        context_features(events, as_of),
+    )
