@@ -1,0 +1,87 @@
+"""Publish a day's outputs: the online feature snapshot for serving, and everything to S3.
+
+    python -m data_mle.publish --day 2026-01-08
+
+After day D is processed, serving on D+1 needs the features as of D+1 (all that arrived through
+D). This step computes them, gathers them into one folder, `gold/online_snapshot/dt=D+1/`
+(`user_features.parquet`, `item_features.parquet`, `context_features.parquet`, a manifest), and
+uploads, under the same paths in the bucket: the features and training sets of D and the
+snapshot of D+1. Each upload sends the manifest last, so a reader that waits for
+`_manifest.json` never sees half a partition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from shared.features import FEATURE_SPEC_VERSION, FEATURE_TABLES
+from shared.lake import Lake
+from shared.s3 import upload_dir
+from shared.schema import SURFACES
+from shared.settings import get_settings
+from shared.storage import atomic_partition, read_manifest
+
+SNAPSHOT_TABLE = "online_snapshot"
+
+
+def snapshot(lake: Lake, as_of: dt.date) -> Path:
+    """Gather the three feature tables of `as_of` into one snapshot partition."""
+    dest = lake.partition("gold", SNAPSHOT_TABLE, as_of)
+    with atomic_partition(dest) as part:
+        for table in FEATURE_TABLES:
+            source = lake.partition("silver", table.name, as_of)
+            rows = read_manifest(source)["rows"]
+            shutil.copyfile(source / "part-0.parquet", part.add(f"{table.name}.parquet", rows))
+        part.extra.update(
+            {"feature_spec_version": FEATURE_SPEC_VERSION, "as_of": as_of.isoformat()}
+        )
+    return dest
+
+
+def publish_day(spark: Any, lake: Lake, day: dt.date, bucket: str | None = None) -> list[str]:
+    """Make the snapshot for the day after `day` and upload the day's outputs; return the keys."""
+    from data_mle.features import build_features
+
+    next_day = day + dt.timedelta(days=1)
+    build_features(spark, lake, next_day)
+    partitions = [
+        *(lake.partition("silver", t.name, day) for t in FEATURE_TABLES),
+        *(lake.partition("gold", f"training/{s}", day) for s in SURFACES),
+        snapshot(lake, next_day),
+    ]
+    bucket = bucket or get_settings().bucket
+    keys = []
+    for path in partitions:
+        keys += upload_dir(path, bucket, path.relative_to(lake.root).as_posix(), create_bucket=True)
+    return keys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from data_mle.spark import spark_session
+
+    parser = argparse.ArgumentParser(
+        prog="python -m data_mle.publish", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--lake", type=Path, default=None, help="default: MARQUEE_LAKE_ROOT")
+    args = parser.parse_args(argv)
+    lake = Lake(args.lake) if args.lake else Lake.from_settings()
+    spark = spark_session(f"publish-{args.day}")
+    try:
+        keys = publish_day(spark, lake, args.day)
+    except FileNotFoundError as error:
+        print(f"publish: error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        spark.stop()
+    print(f"published {args.day}: {len(keys)} objects")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
