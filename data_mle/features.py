@@ -31,6 +31,7 @@ from shared.features import (
     FeatureTable,
 )
 from shared.lake import Lake
+from shared.schema import EVENTS
 
 
 def _F() -> Any:
@@ -140,24 +141,29 @@ BUILDERS = {
 }
 
 
-def bronze_before(spark: Any, lake: Lake, as_of: dt.date) -> Any | None:
-    """The bronze events of the 28 arrival days before `as_of` (None if there are none)."""
+def bronze_before(spark: Any, lake: Lake, as_of: dt.date) -> Any:
+    """The bronze events of the 28 arrival days before `as_of`. On the first day there are
+    none: the result is empty and so are the feature tables (a cold start, not an error)."""
+    from pyspark.sql import types as T
+
     paths = [
         str(lake.partition("bronze", "events", d))
         for d in lake.days("bronze", "events")
         if as_of - dt.timedelta(days=max(WINDOWS)) <= d < as_of
     ]
-    return spark.read.parquet(*paths) if paths else None
+    if paths:
+        return spark.read.parquet(*paths)
+    schema = EVENTS.spark()
+    for name, kind in (("is_late", T.BooleanType()), ("ingest_date", T.DateType())):
+        schema = schema.add(name, kind)
+    return spark.createDataFrame([], schema)
 
 
 def build_features(spark: Any, lake: Lake, as_of: dt.date) -> dict[str, dict]:
     """Write the three feature tables of `as_of`; return what was written per table."""
     from data_mle.spark_io import write_partition
 
-    events = bronze_before(spark, lake, as_of)
-    if events is None:
-        raise FileNotFoundError(f"no bronze partitions in the {max(WINDOWS)} days before {as_of}")
-    events = events.cache()
+    events = bronze_before(spark, lake, as_of).cache()
     try:
         written = {}
         tables: tuple[FeatureTable, ...] = (USER_FEATURES, ITEM_FEATURES, CONTEXT_FEATURES)

@@ -72,7 +72,7 @@ def classify(spark: Any, raw_path: Path, day: dt.date) -> Any:
 
     lines = spark.read.text(str(raw_path)).withColumn("line", F.monotonically_increasing_id())
     # A gzip file is one Spark partition (it cannot be split); spread the validation over cores.
-    lines = lines.repartition(spark.sparkContext.defaultParallelism, "line")
+    lines = lines.repartition(int(spark.conf.get("spark.sql.shuffle.partitions")), "line")
     checked = lines.mapInPandas(_validate_batches, _validated_schema())
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1)

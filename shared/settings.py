@@ -45,6 +45,10 @@ class Settings(BaseSettings):
         default="local[*]",
         description="Spark master for jobs run with plain python (spark-submit sets its own).",
     )
+    spark_remote: str | None = Field(
+        default=None,
+        description="A Spark Connect URL (sc://host:port); when set, jobs connect instead.",
+    )
 
 
 @lru_cache

@@ -120,6 +120,10 @@ def test_a_user_never_seen_in_a_window_gets_zero_counts_and_the_prior():
     assert list(users.columns) == USER_FEATURES.columns
 
 
-def test_no_bronze_before_the_day_is_a_clear_error(spark, tmp_path):
-    with pytest.raises(FileNotFoundError, match="no bronze partitions"):
-        build_features(spark, Lake(tmp_path), D)
+def test_the_first_day_is_a_cold_start_with_empty_tables(spark, tmp_path):
+    lake = Lake(tmp_path)
+    written = build_features(spark, lake, D)
+    for table in FEATURE_TABLES:
+        assert written[table.name]["rows"] == 0
+        frame = pq.read_table(lake.partition("silver", table.name, D)).to_pandas()
+        assert list(frame.columns) == table.columns and frame.empty
