@@ -1,0 +1,117 @@
+"""The DAG: it parses cleanly and cheaply, the same way twice, with retries and the right order;
+and one real run against moto and a Spark Connect server processes a day end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from data_mle.airflow_runner import DAGS_FOLDER, airflow_env, migrate, run_day
+from shared.lake import Lake
+from shared.storage import verify_partition
+
+PARSE = """
+import json, sys, time
+from airflow.dag_processing.dagbag import DagBag
+before = set(sys.modules)
+started = time.perf_counter()
+bags = [DagBag(dag_folder=sys.argv[1]) for _ in range(2)]
+seconds = time.perf_counter() - started
+heavy = sorted(m for m in set(sys.modules) - before
+               if m.split(".")[0] in ("pyspark", "pandas", "torch", "sklearn", "data_mle", "shared"))
+def shape(bag):
+    dag = bag.dags["marquee_daily_etl"]  # get_dag() would ask the database
+    return {t.task_id: {"upstream": sorted(t.upstream_task_ids), "retries": t.retries,
+                        "type": type(t).__name__} for t in dag.tasks}
+dag = bags[0].dags["marquee_daily_etl"]
+print(json.dumps({
+    "errors": {k: str(v) for k, v in bags[0].import_errors.items()},
+    "same": shape(bags[0]) == shape(bags[1]),
+    "tasks": shape(bags[0]),
+    "tags": sorted(dag.tags), "catchup": dag.catchup, "max_active_runs": dag.max_active_runs,
+    "sensor_timeout": dag.get_task("wait_for_raw").timeout,
+    "heavy": heavy, "seconds": seconds,
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory) -> dict:
+    """Parse the DAG folder twice in a fresh interpreter with a fresh, empty AIRFLOW_HOME."""
+    lake = Lake(tmp_path_factory.mktemp("lake"))
+    env = airflow_env(lake)
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
+    result = subprocess.run(
+        [sys.executable, "-c", PARSE, str(DAGS_FOLDER)],
+        env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report["db_created"] = (Path(env["AIRFLOW_HOME"]) / "airflow.db").exists()
+    return report
+
+
+def test_the_dag_imports_without_errors(parsed):
+    assert parsed["errors"] == {}
+
+
+def test_parsing_imports_nothing_heavy_and_touches_no_database(parsed):
+    assert parsed["heavy"] == []
+    assert not parsed["db_created"]
+
+
+def test_parsing_twice_gives_the_same_dag(parsed):
+    assert parsed["same"]
+
+
+def test_tasks_run_in_order_with_retries(parsed):
+    tasks = parsed["tasks"]
+    order = ["wait_for_raw", "land", "ingest", "quality_gates", "features", "training_sets",
+             "publish"]  # fmt: skip
+    assert list(tasks) == order or set(tasks) == set(order)
+    for before, after in itertools.pairwise(order):
+        assert tasks[after]["upstream"] == [before]
+    assert tasks["ingest"]["type"] == "SparkSubmitOperator"
+    assert tasks["ingest"]["retries"] == 2 and tasks["publish"]["retries"] == 2
+    assert tasks["quality_gates"]["retries"] == 0, "a failed gate is not retried"
+    assert tasks["wait_for_raw"]["retries"] == 0
+
+
+def test_schedule_settings(parsed):
+    assert parsed["tags"] == ["data_mle", "etl", "marquee"]
+    assert parsed["catchup"] is False and parsed["max_active_runs"] == 1
+    assert parsed["sensor_timeout"] == 6 * 3600
+
+
+@pytest.mark.slow
+def test_a_real_run_processes_a_day_end_to_end(tmp_path, monkeypatch):
+    from data_mle.connect import SparkConnectServer
+    from shared.generate import GenerateConfig, generate
+    from shared.s3 import MotoServer, list_keys, upload_dir
+    from shared.settings import get_settings
+
+    monkeypatch.setenv("MARQUEE_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setenv("MARQUEE_RAW_WAIT_TIMEOUT_S", "30")
+    get_settings.cache_clear()
+    day = dt.date(2026, 1, 5)
+    with MotoServer(), SparkConnectServer() as spark:
+        monkeypatch.setenv("MARQUEE_SPARK_REMOTE", spark.url)
+        world = tmp_path / "world"
+        generate(GenerateConfig(preset="tiny", days=1), world)
+        upload_dir(world / "raw", "marquee-lake", "raw", create_bucket=True)
+        lake = Lake.from_settings()
+        migrate(lake)
+        run = run_day(lake, day)
+        published = list_keys("marquee-lake", "gold/")
+    assert run.ok, run.error
+    assert list(run.tasks) and all(t["state"] == "success" for t in run.tasks.values())
+    bronze = verify_partition(lake.partition("bronze", "events", day))
+    assert bronze["reconciliation"]["reconciled"]
+    assert f"gold/online_snapshot/dt={day + dt.timedelta(days=1)}/_manifest.json" in published
+    assert (lake.root / "airflow" / "airflow.db").exists(), "Airflow's state lives in the lake"
