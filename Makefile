@@ -15,7 +15,7 @@ PIP_VERSION := 26.3
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
-.PHONY: help setup java lock test lint format bench demo s3 clean
+.PHONY: help setup java lock test lint format bench demo demo-data s3 clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -59,6 +59,9 @@ bench: setup ## run the benchmarks; writes reports/bench.json and reports/bench.
 
 demo: setup ## generate the Marquee world (small preset, 7 days) and print its summary
 	@$(PY) -m shared.dataset generate --preset small --days 7 --force --report reports/demo.json
+
+demo-data: setup ## the data MLE: 7 days through the Airflow DAG, a gate tripping, a re-run
+	@$(PY) -m data_mle.demo
 
 s3: setup ## run a moto S3 server on 127.0.0.1 until Ctrl-C, printing the exports to use it
 	@$(PY) -m shared.s3 serve

@@ -1,3 +1,6 @@
 """The data-focused MLE: a Spark ETL scheduled by Airflow, with quality gates and quarantine.
 
-Not built yet (issue "data_mle" of this round). It will import only `shared`."""
+Raw events land in S3; `marquee_daily_etl` (in `dags/`) lands, ingests, gates, featurises and
+publishes them day by day. Each step is a plain script (`python -m data_mle.<step> --day D` or
+`spark-submit data_mle/<step>.py --day D`). Imports only `shared`; see README.md.
+"""

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data_mle.quality import REPORT_TABLE
 from shared.lake import Lake
 from shared.settings import get_settings
 

@@ -1,0 +1,190 @@
+"""`make demo-data`: the data MLE's week, run for real, and what it teaches.
+
+    python -m data_mle.demo
+
+1. Starts moto (S3) and a Spark Connect server; the business lands 7 days of the small preset
+   in S3, with faults injected on two days.
+2. Runs `marquee_daily_etl` through Airflow for each day, in order, and prints per day: lines in,
+   accepted, quarantined by reason, duplicates, late, whether it reconciles, every gate with its
+   value and threshold, and the time of each task.
+3. Lands an eighth day that lost half its events, runs it, shows the gate that stops it and that
+   the good outputs of the day before are untouched.
+4. Re-runs one day and shows its checksums unchanged.
+
+Everything lives in its own lake, `<lake root>/demo-data` (replaced on each run), and the figures
+go to `reports/demo-data.json`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from data_mle.airflow_runner import DayRun, migrate, run_day
+from data_mle.connect import SparkConnectServer
+from data_mle.quality import REPORT_TABLE
+from shared.faults import FaultConfig
+from shared.generate import GenerateConfig, generate
+from shared.lake import Lake, partition_name
+from shared.s3 import MotoServer, upload_dir
+from shared.settings import get_settings
+from shared.storage import atomic_partition, atomic_write_json, read_manifest
+
+DAYS = 7
+FAULT_DAYS = "1,3"  # 0-based: the 2nd and 4th day get corrupted records
+FAULT_RATE = 0.002  # per kind: about 1.6% of those days' lines are bad, under the gates' limits
+RERUN_DAY = 2
+
+
+def _outputs(lake: Lake, day: dt.date) -> dict[str, str]:
+    """The manifest bytes of every partition a day's run writes, by path: its checksums."""
+    found = {}
+    for zone in ("bronze", "quarantine", "silver", "gold"):
+        for manifest in sorted(lake.zone(zone).glob(f"**/{partition_name(day)}/_manifest.json")):
+            found[str(manifest.parent.relative_to(lake.root))] = manifest.read_text()
+    return found
+
+
+def _day_report(lake: Lake, run: DayRun) -> dict:
+    bronze = lake.partition("bronze", "events", run.day)
+    counts = read_manifest(bronze)["reconciliation"] if bronze.is_dir() else {}
+    quality_path = lake.partition("bronze", REPORT_TABLE, run.day) / "quality.json"
+    gates = json.loads(quality_path.read_text())["gates"] if quality_path.exists() else []
+    return {
+        "ok": run.ok,
+        "input_rows": counts.get("input_lines"),
+        "accepted": counts.get("accepted"),
+        "quarantined": counts.get("quarantined", {}),
+        "duplicates": sum(counts.get("duplicates", {}).values()),
+        "late": counts.get("late"),
+        "reconciled": counts.get("reconciled", False),
+        "gates": {
+            g["name"]: {"value": g["value"], "threshold": g["threshold"], "passed": g["passed"]}
+            for g in gates
+        },
+        "tasks": run.tasks,
+        "seconds": run.seconds,
+        "error": run.error,
+    }
+
+
+def _print_day(day: dt.date, r: dict) -> None:
+    q = ", ".join(f"{k} {v}" for k, v in sorted(r["quarantined"].items())) or "none"
+    print(f"\n{day}  {'ok' if r['ok'] else 'FAILED'} in {r['seconds']} s")
+    if r["input_rows"] is not None:
+        print(f"  lines in {r['input_rows']:,} = accepted {r['accepted']:,} + quarantined "
+              f"{sum(r['quarantined'].values()):,} + duplicates {r['duplicates']:,}   "
+              f"reconciled: {r['reconciled']}   (late, accepted: {r['late']})")  # fmt: skip
+        print(f"  quarantined by reason: {q}")
+    for name, g in r["gates"].items():
+        value = "n/a" if g["value"] is None else f"{g['value']:.4g}"
+        verdict = "ok" if g["passed"] else "FAILED"
+        print(f"  gate {name:<17} {value:>8}  allowed {g['threshold']:<22} {verdict}")
+    print("  tasks: " + ", ".join(f"{t} {v['seconds']} s" for t, v in r["tasks"].items()))
+    if r["error"]:
+        print(f"  why: {r['error']}")
+
+
+def _corrupt_and_upload(world: Path, day: dt.date, lake: Lake) -> int:
+    """Upload `day` with every second line missing: a broken upload the volume gate must stop."""
+    source = world / "raw" / "events" / partition_name(day) / "events.jsonl.gz"
+    lines = gzip.decompress(source.read_bytes()).splitlines(keepends=True)[::2]
+    staging = lake.root / "staging" / partition_name(day)
+    with atomic_partition(staging) as part:
+        part.write_bytes(
+            "events.jsonl.gz", gzip.compress(b"".join(lines), mtime=0), rows=len(lines)
+        )
+    upload_dir(staging, get_settings().bucket, f"raw/events/{partition_name(day)}")
+    return len(lines)
+
+
+def main() -> int:
+    started = time.perf_counter()
+    settings = get_settings()
+    root = settings.lake_root / "demo-data"
+    shutil.rmtree(root, ignore_errors=True)
+    os.environ["MARQUEE_LAKE_ROOT"] = str(root)
+    os.environ.setdefault("MARQUEE_RAW_WAIT_TIMEOUT_S", "30")
+    get_settings.cache_clear()
+    lake = Lake.from_settings()
+    report: dict = {
+        "preset": "small",
+        "days": {},
+        "fault_days": FAULT_DAYS,
+        "fault_rate": FAULT_RATE,
+    }
+
+    with MotoServer() as s3, SparkConnectServer() as spark:
+        os.environ.update(spark.env())
+        print(f"moto S3 on {s3.endpoint}, Spark Connect on {spark.url}, lake {root}")
+        world = root / "world"
+        config = GenerateConfig(
+            preset="small", days=DAYS + 1, faults=FaultConfig.parse(str(FAULT_RATE), FAULT_DAYS)
+        )
+        generate(config, world)
+        days = [config.start + dt.timedelta(days=k) for k in range(DAYS + 1)]
+        for day in days[:DAYS]:
+            upload_dir(world / "raw" / "events" / partition_name(day), settings.bucket,
+                       f"raw/events/{partition_name(day)}", create_bucket=True)  # fmt: skip
+        print(f"landed {DAYS} days of the small preset in s3://{settings.bucket}/raw/events/ "
+              f"(faults on days {FAULT_DAYS}, 0-based)")  # fmt: skip
+        migrate(lake)
+
+        print("\n== 1. the week, one DAG run per day ==")
+        for day in days[:DAYS]:
+            result = _day_report(lake, run_day(lake, day))
+            report["days"][day.isoformat()] = result
+            _print_day(day, result)
+            if not result["ok"]:
+                print("the week did not run clean; stopping", file=sys.stderr)
+                atomic_write_json(settings.reports_dir / "demo-data.json", report)
+                return 1
+
+        print("\n== 2. a broken upload: half of the eighth day is missing ==")
+        bad_day, last_good = days[DAYS], days[DAYS - 1]
+        before = _outputs(lake, last_good)
+        kept = _corrupt_and_upload(world, bad_day, lake)
+        broken = _day_report(lake, run_day(lake, bad_day))
+        _print_day(bad_day, broken)
+        untouched = _outputs(lake, last_good) == before
+        no_training = not lake.partition("gold", "training/ad_break", bad_day).exists()
+        print(f"  {kept:,} lines landed; the run stopped at the gates. {last_good}'s "
+              f"{len(before)} outputs untouched: {untouched}; no training set made for "
+              f"{bad_day}: {no_training}")  # fmt: skip
+        report["gate_trip"] = {
+            "day": bad_day.isoformat(),
+            **broken,
+            "earlier_outputs_untouched": untouched,
+        }
+
+        print(f"\n== 3. re-running {days[RERUN_DAY]} ==")
+        before = _outputs(lake, days[RERUN_DAY])
+        rerun = run_day(lake, days[RERUN_DAY])
+        same = rerun.ok and _outputs(lake, days[RERUN_DAY]) == before
+        print(f"  {'ok' if rerun.ok else 'FAILED'} in {rerun.seconds} s; {len(before)} partitions, "
+              f"checksums unchanged: {same}")  # fmt: skip
+        report["rerun"] = {
+            "day": days[RERUN_DAY].isoformat(),
+            "partitions": len(before),
+            "identical": same,
+        }
+
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    report["paths"] = {
+        zone: str(lake.zone(zone)) for zone in ("raw", "bronze", "quarantine", "silver", "gold")
+    }
+    atomic_write_json(settings.reports_dir / "demo-data.json", report)
+    print(f"\nwrote {settings.reports_dir / 'demo-data.json'}; the demo took {report['seconds']} s")
+    print("outputs: " + ", ".join(f"{k} {v}" for k, v in report["paths"].items()))
+    good = all(d["ok"] and d["reconciled"] for d in report["days"].values())
+    return 0 if good and not broken["ok"] and no_training and untouched and same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
