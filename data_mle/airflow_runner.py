@@ -114,17 +114,23 @@ def run_day(lake: Lake, day: dt.date) -> DayRun:
         and bool(tasks)
         and all(t["state"] == "success" for t in tasks.values())
     )
-    error = "" if ok else _first_error(result.stdout + result.stderr)
+    error = "" if ok else _why(lake, day, tasks, result.stdout + result.stderr)
     return DayRun(day, ok, round(seconds, 1), tasks, error)
 
 
-def _first_error(output: str) -> str:
-    """The line that says why a run failed: a gate, a timeout, an exception."""
-    for marker in ("QualityGateError", "AirflowSensorTimeout", "ReconciliationError", "Error:"):
+def _why(lake: Lake, day: dt.date, tasks: dict[str, dict], output: str) -> str:
+    """Why a run failed: the failed gates when the gates stopped it, else the failed task and
+    the first line of the output that names an error."""
+    failed = next((task for task, t in tasks.items() if t["state"] == "failed"), None)
+    report = lake.partition("bronze", REPORT_TABLE, day) / "quality.json"
+    if failed == "quality_gates" and report.exists():
+        gates = json.loads(report.read_text())["gates"]
+        return "quality gates failed: " + "; ".join(g["message"] for g in gates if not g["passed"])
+    for marker in ("AirflowSensorTimeout", "ReconciliationError", "Error:", "Exception"):
         for line in output.splitlines():
             if marker in line:
-                return line.strip()[:600]
-    return output.strip().splitlines()[-1][:600] if output.strip() else "no output"
+                return f"{failed or 'the run'} failed: {line.strip()[:500]}"
+    return f"{failed or 'the run'} failed"
 
 
 def main(argv: list[str] | None = None) -> int:
