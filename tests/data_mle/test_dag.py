@@ -23,8 +23,8 @@ before = set(sys.modules)
 started = time.perf_counter()
 bags = [DagBag(dag_folder=sys.argv[1]) for _ in range(2)]
 seconds = time.perf_counter() - started
-heavy = sorted(m for m in set(sys.modules) - before
-               if m.split(".")[0] in ("pyspark", "pandas", "torch", "sklearn", "data_mle", "shared"))
+HEAVY = ("pyspark", "pandas", "torch", "sklearn", "data_mle", "shared")
+heavy = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in HEAVY)
 def shape(bag):
     dag = bag.dags["marquee_daily_etl"]  # get_dag() would ask the database
     return {t.task_id: {"upstream": sorted(t.upstream_task_ids), "retries": t.retries,
