@@ -124,6 +124,7 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
     if not raw.is_dir():
         raise FileNotFoundError(f"no raw partition for {day}: {raw} does not exist")
     rows = classify(spark, raw, day).cache()
+    kept = None
     try:
         earlier = [
             lake.partition("bronze", "events", d)
@@ -167,8 +168,10 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
             extra={"reconciliation": counts},
         )
         return counts
-    finally:
+    finally:  # a Spark Connect server outlives this job: free what it cached
         rows.unpersist()
+        if kept is not None:
+            kept.unpersist()
 
 
 def main(argv: list[str] | None = None) -> int:
