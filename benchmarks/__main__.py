@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from benchmarks import generator
+from benchmarks import etl, generator
 from benchmarks.report import machine, versions
 from shared.settings import get_settings
 from shared.storage import atomic_write_bytes, atomic_write_json
@@ -18,11 +18,13 @@ def main() -> None:
     reports.mkdir(parents=True, exist_ok=True)
     print("generator throughput (small and medium presets)...", flush=True)
     entry = generator.run()
+    print("ETL throughput (Spark ingest and features, small to medium)...", flush=True)
+    etl_entry = etl.run()
     report = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "versions": versions("numpy", "pyarrow", "pandas"),
-        "benchmarks": [entry],
+        "versions": versions("numpy", "pyarrow", "pandas", "pyspark"),
+        "benchmarks": [entry, etl_entry],
     }
     atomic_write_json(reports / "bench.json", report)
     generator.plot(entry, reports / "bench_generator.png")
@@ -37,6 +39,7 @@ def main() -> None:
         "",
     ]
     text = "\n".join(header) + generator.markdown(entry, "bench_generator.png")
+    text += "\n" + etl.markdown(etl_entry)
     atomic_write_bytes(reports / "bench.md", text.encode())
     print(text)
     print(f"\nwrote {reports / 'bench.json'} and {reports / 'bench.md'}")
