@@ -57,6 +57,7 @@ class SparkConnectServer:
             "spark.driver.bindAddress": HOST,
             "spark.driver.host": HOST,  # executors fetch classes from the driver: loopback only
             "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
         }
         args = [str(Path(sys.executable).with_name("spark-submit")), "--class", SERVER_CLASS]
         args += ["--master", self.master, "--name", "marquee-connect"]

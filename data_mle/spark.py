@@ -44,14 +44,21 @@ def spark_session(app_name: str) -> Any:
         for key, value in SESSION_CONF.items():
             session.conf.set(key, value)
         return session
-    builder = SparkSession.builder.appName(app_name).config("spark.ui.enabled", "false")
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")  # no progress bars in job output
+    )
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)
     if not SparkConf().contains("spark.master"):  # not launched by spark-submit
         master = get_settings().spark_master
         builder = builder.master(master)
         if master.startswith("local"):
+            # Loopback only: the block manager serves large results to the driver over it, and
+            # the machine's other addresses may not accept the connection.
             builder = builder.config("spark.driver.bindAddress", "127.0.0.1")
+            builder = builder.config("spark.driver.host", "127.0.0.1")
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
