@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from data_mle.spark import SESSION_CONF
+from data_mle.spark import DRIVER_MEMORY, SESSION_CONF
 from shared.s3 import free_port
 from shared.settings import get_settings
 
@@ -61,6 +61,7 @@ class SparkConnectServer:
         }
         args = [str(Path(sys.executable).with_name("spark-submit")), "--class", SERVER_CLASS]
         args += ["--master", self.master, "--name", "marquee-connect"]
+        args += ["--driver-memory", DRIVER_MEMORY]
         for key, value in conf.items():
             args += ["--conf", f"{key}={value}"]
         return [*args, "spark-internal"]
@@ -69,7 +70,7 @@ class SparkConnectServer:
         fd, name = tempfile.mkstemp(prefix="spark-connect-", suffix=".log")
         os.close(fd)
         self.log_path = Path(name)
-        env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+        env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": HOST}
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -18,6 +18,9 @@ from typing import Any
 
 from shared.settings import get_settings
 
+# The driver's heap in local mode (and of the Connect server): Spark's 1 GB default runs out on a
+# medium-preset day (1.6 million lines); this machine class has 24 GiB.
+DRIVER_MEMORY = "4g"
 # Settings of the session itself; a Spark Connect server is started with the same ones.
 SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",  # event times are UTC instants
@@ -35,6 +38,7 @@ def spark_session(app_name: str) -> Any:
 
     # Workers must run the same interpreter (and so the same packages) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback, and no warning about it
     remote = os.environ.get("SPARK_REMOTE") or get_settings().spark_remote
     if remote:
         # Under spark-submit, MASTER names the local master it was given; the work goes to the
@@ -48,6 +52,7 @@ def spark_session(app_name: str) -> Any:
         SparkSession.builder.appName(app_name)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")  # no progress bars in job output
+        .config("spark.driver.memory", DRIVER_MEMORY)  # read when the JVM starts, i.e. here
     )
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)
