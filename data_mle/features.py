@@ -11,10 +11,8 @@ The values equal the pandas reference (`shared.features.compute_features`) on th
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
-from pathlib import Path
 from typing import Any
 
 from shared.features import (
@@ -185,26 +183,12 @@ def build_features(spark: Any, lake: Lake, as_of: dt.date) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from data_mle.spark import spark_session
+    from data_mle.spark import run_day_job
 
-    parser = argparse.ArgumentParser(
-        prog="python -m data_mle.features", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
-    parser.add_argument("--lake", type=Path, default=None, help="default: MARQUEE_LAKE_ROOT")
-    args = parser.parse_args(argv)
-    lake = Lake(args.lake) if args.lake else Lake.from_settings()
-    spark = spark_session(f"features-{args.day}")
-    try:
-        written = build_features(spark, lake, args.day)
-    except FileNotFoundError as error:
-        print(f"features: error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        spark.stop()
-    for name, info in written.items():
-        print(f"{name}: {info['rows']:,} rows -> {info['path']}")
-    return 0
+    def show(written: dict) -> str:
+        return "\n".join(f"{n}: {i['rows']:,} rows -> {i['path']}" for n, i in written.items())
+
+    return run_day_job(argv, "features", __doc__, build_features, show)
 
 
 if __name__ == "__main__":

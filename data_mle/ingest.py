@@ -23,7 +23,6 @@ Policies, written down once here:
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
 from collections.abc import Iterator
@@ -175,25 +174,12 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from data_mle.spark import spark_session
+    from data_mle.spark import run_day_job
 
-    parser = argparse.ArgumentParser(
-        prog="python -m data_mle.ingest", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--day", type=dt.date.fromisoformat, required=True, help="YYYY-MM-DD")
-    parser.add_argument("--lake", type=Path, default=None, help="default: MARQUEE_LAKE_ROOT")
-    args = parser.parse_args(argv)
-    lake = Lake(args.lake) if args.lake else Lake.from_settings()
-    spark = spark_session(f"ingest-{args.day}")
-    try:
-        counts = ingest_day(spark, lake, args.day)
-    except (FileNotFoundError, ReconciliationError) as error:
-        print(f"ingest: error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        spark.stop()
-    print(f"ingest {args.day}: {counts}")
-    return 0
+    return run_day_job(
+        argv, "ingest", __doc__, ingest_day, lambda counts: f"ingest: {counts}",
+        errors=(FileNotFoundError, ReconciliationError),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

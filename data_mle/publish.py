@@ -12,7 +12,6 @@ snapshot of D+1. Each upload sends the manifest last, so a reader that waits for
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import shutil
 import sys
@@ -62,25 +61,11 @@ def publish_day(spark: Any, lake: Lake, day: dt.date, bucket: str | None = None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from data_mle.spark import spark_session
+    from data_mle.spark import run_day_job
 
-    parser = argparse.ArgumentParser(
-        prog="python -m data_mle.publish", description=__doc__.split("\n")[0]
+    return run_day_job(
+        argv, "publish", __doc__, publish_day, lambda keys: f"published {len(keys)} objects"
     )
-    parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
-    parser.add_argument("--lake", type=Path, default=None, help="default: MARQUEE_LAKE_ROOT")
-    args = parser.parse_args(argv)
-    lake = Lake(args.lake) if args.lake else Lake.from_settings()
-    spark = spark_session(f"publish-{args.day}")
-    try:
-        keys = publish_day(spark, lake, args.day)
-    except FileNotFoundError as error:
-        print(f"publish: error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        spark.stop()
-    print(f"published {args.day}: {len(keys)} objects")
-    return 0
 
 
 if __name__ == "__main__":

@@ -12,13 +12,11 @@ threshold; the report is written either way, so the failure can be read afterwar
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import math
 import sys
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from shared.lake import Lake
@@ -267,26 +265,14 @@ def run_gates(spark: Any, lake: Lake, day: dt.date, config: GateConfig | None = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from data_mle.spark import spark_session
+    from data_mle.spark import run_day_job
 
-    parser = argparse.ArgumentParser(
-        prog="python -m data_mle.quality", description=__doc__.split("\n")[0]
+    def show(report: dict) -> str:
+        return "\n".join(gate["message"] for gate in report["gates"])
+
+    return run_day_job(
+        argv, "quality", __doc__, run_gates, show, errors=(FileNotFoundError, QualityGateError)
     )
-    parser.add_argument("--day", type=dt.date.fromisoformat, required=True, help="YYYY-MM-DD")
-    parser.add_argument("--lake", type=Path, default=None, help="default: MARQUEE_LAKE_ROOT")
-    args = parser.parse_args(argv)
-    lake = Lake(args.lake) if args.lake else Lake.from_settings()
-    spark = spark_session(f"quality-{args.day}")
-    try:
-        report = run_gates(spark, lake, args.day)
-    except (FileNotFoundError, QualityGateError) as error:
-        print(f"quality: error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        spark.stop()
-    for gate in report["gates"]:
-        print(gate["message"])
-    return 0
 
 
 if __name__ == "__main__":

@@ -12,10 +12,15 @@ Three ways to run the same job, chosen by the environment, not by the code:
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from shared.lake import Lake
 from shared.settings import get_settings
 
 # The driver's heap in local mode (and of the Connect server): Spark's 1 GB default runs out on a
@@ -67,3 +72,32 @@ def spark_session(app_name: str) -> Any:
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def run_day_job(
+    argv: list[str] | None,
+    name: str,
+    doc: str,
+    job: Callable[[Any, Lake, dt.date], Any],
+    show: Callable[[Any], str],
+    errors: tuple[type[Exception], ...] = (FileNotFoundError,),
+) -> int:
+    """The command line every Spark step shares: `--day YYYY-MM-DD [--lake PATH]`, a session
+    for the job, one line of output, and a one-line error with exit status 1 for `errors`."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m data_mle.{name}", description=doc.split("\n")[0]
+    )
+    parser.add_argument("--day", type=dt.date.fromisoformat, required=True, help="YYYY-MM-DD")
+    parser.add_argument("--lake", type=Path, default=None, help="default: MARQUEE_LAKE_ROOT")
+    args = parser.parse_args(argv)
+    lake = Lake(args.lake) if args.lake else Lake.from_settings()
+    spark = spark_session(f"{name}-{args.day}")
+    try:
+        result = job(spark, lake, args.day)
+    except errors as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        spark.stop()
+    print(show(result))
+    return 0

@@ -13,10 +13,8 @@ recency, exactly what the reference `shared.features` gives an unseen key.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
-from pathlib import Path
 from typing import Any
 
 from shared.features import (
@@ -118,26 +116,12 @@ def build_training_sets(spark: Any, lake: Lake, day: dt.date) -> dict[str, dict]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from data_mle.spark import spark_session
+    from data_mle.spark import run_day_job
 
-    parser = argparse.ArgumentParser(
-        prog="python -m data_mle.training", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
-    parser.add_argument("--lake", type=Path, default=None, help="default: MARQUEE_LAKE_ROOT")
-    args = parser.parse_args(argv)
-    lake = Lake(args.lake) if args.lake else Lake.from_settings()
-    spark = spark_session(f"training-{args.day}")
-    try:
-        written = build_training_sets(spark, lake, args.day)
-    except FileNotFoundError as error:
-        print(f"training: error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        spark.stop()
-    for surface, info in written.items():
-        print(f"{surface}: {info['rows']:,} rows -> {info['path']}")
-    return 0
+    def show(written: dict) -> str:
+        return "\n".join(f"{s}: {i['rows']:,} rows -> {i['path']}" for s, i in written.items())
+
+    return run_day_job(argv, "training", __doc__, build_training_sets, show)
 
 
 if __name__ == "__main__":
