@@ -2,48 +2,26 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 
 from data_mle.validate import validate_lines
-
-GOOD = {
-    "event_id": "e1",
-    "event_type": "click",
-    "event_time": "2026-01-05T20:00:01.250Z",
-    "user_id": "u0000001",
-    "session_id": "s1",
-    "request_id": "r1",
-    "surface": "ad_break",
-    "item_id": "ad00001",
-    "position": 2,
-    "device": "tv",
-    "context_title_id": "t000001",
-    "impression_id": "e0",
-    "watch_time_s": None,
-}
-
-
-def _line(**changes) -> str:
-    record = {**GOOD, **changes}
-    return json.dumps({k: v for k, v in record.items() if v != "DROP"})
+from tests.records import DROP, event_line
 
 
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        (_line()[:40], "malformed_json"),
+        (event_line()[:40], "malformed_json"),
         ("[1, 2]", "malformed_json"),
-        (_line(app_version="7.4.1"), "schema_drift"),
-        (_line(user_id="DROP", userId="u0000001"), "schema_drift"),
-        (_line(user_id="DROP"), "missing_field"),
-        (_line(position="2"), "wrong_type"),
-        (_line(event_time=1767643201250), "wrong_type"),  # Spark would read year 57984
-        (_line(event_time="2026-01-05T20:00:01"), "wrong_type"),  # no time zone
-        (_line(device="console"), "unknown_value"),
-        (_line(position=0), "impossible_value"),
+        (event_line(app_version="7.4.1"), "schema_drift"),
+        (event_line(user_id=DROP, userId="u0000001"), "schema_drift"),
+        (event_line(user_id=DROP), "missing_field"),
+        (event_line(position="2"), "wrong_type"),
+        (event_line(event_time=1767643201250), "wrong_type"),  # Spark would read year 57984
+        (event_line(event_time="2026-01-05T20:00:01"), "wrong_type"),  # no time zone
+        (event_line(device="console"), "unknown_value"),
+        (event_line(position=0), "impossible_value"),
     ],
 )
 def test_each_bad_line_gets_its_reason(line: str, reason: str):
@@ -54,7 +32,9 @@ def test_each_bad_line_gets_its_reason(line: str, reason: str):
 
 
 def test_good_lines_come_out_typed_and_numbered():
-    frame = validate_lines(pd.Series([_line(), _line(event_id="e2", position=3)]), first_line=10)
+    frame = validate_lines(
+        pd.Series([event_line(), event_line(event_id="e2", position=3)]), first_line=10
+    )
     assert frame["reason"].isna().all()
     assert list(frame["line"]) == [10, 11]
     assert list(frame["position"]) == [2, 3]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import typing
 
 import pyarrow as pa
@@ -12,6 +11,7 @@ from pydantic import ValidationError
 from pyspark.sql import types as T
 
 from shared.schema import EVENTS, TABLES, TableSchema
+from tests.records import event_line
 
 SPARK_FOR_ARROW = {
     pa.string(): T.StringType(),
@@ -38,27 +38,8 @@ def test_arrow_spark_and_pydantic_forms_agree_field_by_field(table: TableSchema)
             assert set(typing.get_args(literal)) == set(column.values), column.name
 
 
-def _event(**changes) -> dict:
-    event = {
-        "event_id": "e1",
-        "event_type": "click",
-        "event_time": "2026-01-05T20:00:01.250Z",
-        "user_id": "u0000001",
-        "session_id": "s1",
-        "request_id": "r1",
-        "surface": "ad_break",
-        "item_id": "ad00001",
-        "position": 2,
-        "device": "tv",
-        "context_title_id": "t000001",
-        "impression_id": "e0",
-        "watch_time_s": None,
-    }
-    return {**event, **changes}
-
-
 def test_a_valid_event_passes_and_keeps_its_utc_time():
-    record = EVENTS.pydantic().model_validate_json(json.dumps(_event()))
+    record = EVENTS.pydantic().model_validate_json(event_line())
     assert record.event_time == dt.datetime(2026, 1, 5, 20, 0, 1, 250000, tzinfo=dt.UTC)
 
 
@@ -74,4 +55,4 @@ def test_a_valid_event_passes_and_keeps_its_utc_time():
 )
 def test_the_pydantic_form_is_strict(changes):
     with pytest.raises(ValidationError):
-        EVENTS.pydantic().model_validate_json(json.dumps(_event(**changes)))
+        EVENTS.pydantic().model_validate_json(event_line(**changes))
