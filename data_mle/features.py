@@ -27,6 +27,7 @@ from shared.features import (
     USER_FEATURES,
     WINDOWS,
     FeatureTable,
+    ctr_columns,
 )
 from shared.lake import Lake
 from shared.schema import EVENTS
@@ -64,6 +65,15 @@ def _surface_prior() -> Any:
     return expr
 
 
+def _with_ctrs(frame: Any, table: FeatureTable) -> Any:
+    """Add the table's smoothed CTRs (the contract's `ctr_columns`) and order its columns."""
+    F = _F()
+    for ctr, clicks, impressions, surface in ctr_columns(table):
+        prior = F.lit(PRIOR_CTR[surface]) if surface else _surface_prior()
+        frame = frame.withColumn(ctr, _ctr(clicks, impressions, prior))
+    return frame.select(*table.columns)
+
+
 def known_before(events: Any, as_of: dt.date, days: int) -> Any:
     """Events that arrived in the `days` days before `as_of`, and none after."""
     F = _F()
@@ -87,16 +97,7 @@ def user_features(events: Any, as_of: dt.date) -> Any:
         F.sum(F.when(is_play, F.col("watch_time_s")).otherwise(0.0)).alias("watch_time_s_28d"),
         F.datediff(F.lit(as_of), F.max("ingest_date")).cast("long").alias("days_since_last_event"),
     ]
-    frame = month.groupBy("user_id").agg(*aggs)
-    for surface, prefix in SURFACE_PREFIX.items():
-        for w in WINDOWS:
-            frame = frame.withColumn(
-                f"{prefix}_ctr_{w}d",
-                _ctr(
-                    f"{prefix}_clicks_{w}d", f"{prefix}_impressions_{w}d", F.lit(PRIOR_CTR[surface])
-                ),
-            )
-    return frame.select(*USER_FEATURES.columns)
+    return _with_ctrs(month.groupBy("user_id").agg(*aggs), USER_FEATURES)
 
 
 def item_features(events: Any, as_of: dt.date) -> Any:
@@ -110,12 +111,7 @@ def item_features(events: Any, as_of: dt.date) -> Any:
             _count(recent & is_imp).alias(f"impressions_{w}d"),
             _count(recent & is_click).alias(f"clicks_{w}d"),
         ]
-    frame = month.groupBy("item_id", "surface").agg(*aggs)
-    for w in WINDOWS:
-        frame = frame.withColumn(
-            f"ctr_{w}d", _ctr(f"clicks_{w}d", f"impressions_{w}d", _surface_prior())
-        )
-    return frame.select(*ITEM_FEATURES.columns)
+    return _with_ctrs(month.groupBy("item_id", "surface").agg(*aggs), ITEM_FEATURES)
 
 
 def context_features(events: Any, as_of: dt.date) -> Any:
@@ -126,10 +122,7 @@ def context_features(events: Any, as_of: dt.date) -> Any:
         _count(F.col("event_type") == "impression").alias(f"impressions_{w}d"),
         _count(F.col("event_type") == "click").alias(f"clicks_{w}d"),
     )
-    frame = frame.withColumn(
-        f"ctr_{w}d", _ctr(f"clicks_{w}d", f"impressions_{w}d", _surface_prior())
-    )
-    return frame.select(*CONTEXT_FEATURES.columns)
+    return _with_ctrs(frame, CONTEXT_FEATURES)
 
 
 BUILDERS = {

@@ -24,6 +24,7 @@ from shared.features import (
     PRIOR_CTR,
     RECENCY_CAP,
     USER_FEATURES,
+    ctr_columns,
 )
 from shared.lake import Lake
 from shared.schema import SURFACES
@@ -43,12 +44,15 @@ def _fill(frame: Any, columns: list[str], surface: str) -> Any:
     """Defaults for rows whose key was not in a feature table."""
     from pyspark.sql import functions as F
 
+    ctr_surface: dict[str, str] = {}  # CTR column -> the surface whose prior fills it
+    for table in (USER_FEATURES, ITEM_FEATURES, CONTEXT_FEATURES):
+        for ctr, _, _, own in ctr_columns(table):
+            ctr_surface[PREFIX.get(table.name, "") + ctr] = own or surface
     for col in columns:
-        if col.endswith("days_since_last_event"):
+        if col == "days_since_last_event":
             value: float = RECENCY_CAP
-        elif "_ctr_" in col or col.startswith("ctr_"):
-            prior = "ad_break" if col.startswith("ad_") else "home_row"
-            value = PRIOR_CTR[prior if col in USER_FEATURES.values else surface]
+        elif col in ctr_surface:
+            value = PRIOR_CTR[ctr_surface[col]]
         else:
             value = 0
         frame = frame.withColumn(

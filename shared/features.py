@@ -117,8 +117,9 @@ def context_features(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     return finish(frame, CONTEXT_FEATURES)
 
 
-def _ctr_columns(table: FeatureTable) -> list[tuple[str, str, str, str | None]]:
-    """(ctr, clicks, impressions, surface) of each CTR column; surface None: the row's own."""
+def ctr_columns(table: FeatureTable) -> list[tuple[str, str, str, str | None]]:
+    """(ctr, clicks, impressions, surface) of each smoothed-CTR column of `table`; a surface
+    of None means the row's own `surface` column. Both implementations derive their CTRs here."""
     if table is USER_FEATURES:
         return [
             (f"{p}_ctr_{w}d", f"{p}_clicks_{w}d", f"{p}_impressions_{w}d", surface)
@@ -131,10 +132,11 @@ def _ctr_columns(table: FeatureTable) -> list[tuple[str, str, str, str | None]]:
 
 def finish(frame: pd.DataFrame, table: FeatureTable) -> pd.DataFrame:
     """Fill what a window did not see (zero counts, the capped recency), add the smoothed CTRs,
-    and fix the types and the column and row order. The Spark job ends with this same step on
-    its collected aggregates, so the two implementations differ only in how they aggregate."""
+    and fix the types and the column and row order: the reference's last step. (The Spark job
+    gets the same result in Spark: its conditional counts are already zero where nothing was
+    seen, and it takes its CTR columns from `ctr_columns` as well.)"""
     frame = frame.copy()
-    ctrs = _ctr_columns(table)
+    ctrs = ctr_columns(table)
     ctr_names = {c[0] for c in ctrs}
     for col in table.values:
         if col == "days_since_last_event":
