@@ -18,43 +18,26 @@ import sys
 from typing import Any
 
 from shared.features import (
-    CONTEXT_FEATURES,
+    FEATURE_PREFIX,
     FEATURE_SPEC_VERSION,
-    ITEM_FEATURES,
-    PRIOR_CTR,
-    RECENCY_CAP,
-    USER_FEATURES,
-    ctr_columns,
+    FEATURE_TABLES,
+    TRAINING_KEYS,
+    feature_columns,
+    feature_defaults,
 )
 from shared.lake import Lake
 from shared.schema import SURFACES
-
-PREFIX = {ITEM_FEATURES.name: "item_", CONTEXT_FEATURES.name: "ctx_"}  # user names are unique
-LABELLED_COLUMNS = (
-    "event_id", "event_time", "user_id", "item_id", "surface", "position", "device", "hour",
-    "context_title_id", "label",
-)  # fmt: skip
 
 
 def training_table(surface: str) -> str:
     return f"training/{surface}"
 
 
-def _fill(frame: Any, columns: list[str], surface: str) -> Any:
-    """Defaults for rows whose key was not in a feature table."""
+def _fill(frame: Any, surface: str) -> Any:
+    """Defaults for rows whose key was not in a feature table (`shared.features`)."""
     from pyspark.sql import functions as F
 
-    ctr_surface: dict[str, str] = {}  # CTR column -> the surface whose prior fills it
-    for table in (USER_FEATURES, ITEM_FEATURES, CONTEXT_FEATURES):
-        for ctr, _, _, own in ctr_columns(table):
-            ctr_surface[PREFIX.get(table.name, "") + ctr] = own or surface
-    for col in columns:
-        if col == "days_since_last_event":
-            value: float = RECENCY_CAP
-        elif col in ctr_surface:
-            value = PRIOR_CTR[ctr_surface[col]]
-        else:
-            value = 0
+    for col, value in feature_defaults(surface).items():
         frame = frame.withColumn(
             col, F.coalesce(F.col(col), F.lit(value).cast(frame.schema[col].dataType))
         )
@@ -68,12 +51,12 @@ def build_training_sets(spark: Any, lake: Lake, day: dt.date) -> dict[str, dict]
 
     bronze = spark.read.parquet(str(lake.partition("bronze", "events", day)))
     features = {}
-    for table in (USER_FEATURES, ITEM_FEATURES, CONTEXT_FEATURES):
+    for table in FEATURE_TABLES:
         path = lake.partition("silver", table.name, day)
         if not path.is_dir():
             raise FileNotFoundError(f"no {table.name} as of {day}: run the features job first")
         frame = spark.read.parquet(str(path))
-        prefix = PREFIX.get(table.name, "")
+        prefix = FEATURE_PREFIX[table.name]
         features[table.name] = frame.select(
             *table.keys, *(F.col(v).alias(prefix + v) for v in table.values)
         )
@@ -90,22 +73,15 @@ def build_training_sets(spark: Any, lake: Lake, day: dt.date) -> dict[str, dict]
         impressions.join(clicks, "event_id", "left")
         .withColumn("label", F.coalesce("label", F.lit(0)).cast("int"))
         .withColumn("hour", F.hour("event_time").cast("long"))
-        .select(*LABELLED_COLUMNS)
+        .select(*TRAINING_KEYS)
     )
-    joined = (
-        labelled.join(features[USER_FEATURES.name], "user_id", "left")
-        .join(features[ITEM_FEATURES.name], ["item_id", "surface"], "left")
-        .join(features[CONTEXT_FEATURES.name], ["surface", "device", "hour"], "left")
-    )
+    joined = labelled
+    for table in FEATURE_TABLES:
+        joined = joined.join(features[table.name], list(table.keys), "left")
     written = {}
     for surface in SURFACES:
         rows = joined.filter(F.col("surface") == surface)
-        value_columns = [
-            *USER_FEATURES.values,
-            *(PREFIX[ITEM_FEATURES.name] + v for v in ITEM_FEATURES.values),
-            *(PREFIX[CONTEXT_FEATURES.name] + v for v in CONTEXT_FEATURES.values),
-        ]
-        rows = _fill(rows, value_columns, surface).select(*labelled.columns, *value_columns)
+        rows = _fill(rows, surface).select(*TRAINING_KEYS, *feature_columns())
         written[surface] = write_partition(
             rows,
             lake.partition("gold", training_table(surface), day),

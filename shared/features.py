@@ -164,3 +164,86 @@ def compute_features(events: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame
         item_features(events, as_of),
         context_features(events, as_of),
     )
+
+
+# The training-set layout: what `data_mle/training.py` writes to `gold/training/{surface}` and
+# what a model reads, trains on and serves with. One row per impression: these keys and the
+# label, then every feature column, the item and context ones prefixed (user names are unique).
+TRAINING_KEYS = (
+    "event_id", "event_time", "user_id", "item_id", "surface", "position", "device", "hour",
+    "context_title_id", "label",
+)  # fmt: skip
+FEATURE_PREFIX = {
+    USER_FEATURES.name: "",
+    ITEM_FEATURES.name: "item_",
+    CONTEXT_FEATURES.name: "ctx_",
+}
+
+
+def feature_columns() -> list[str]:
+    """The feature columns of a training row, in order."""
+    return [FEATURE_PREFIX[t.name] + v for t in FEATURE_TABLES for v in t.values]
+
+
+def feature_defaults(surface: str) -> dict[str, float]:
+    """What each feature column holds for a key its table has never seen: zero counts, the
+    prior click rate, the capped recency; the same values `finish` gives."""
+    defaults: dict[str, float] = {}
+    for table in FEATURE_TABLES:
+        ctr_surface = {ctr: own or surface for ctr, _, _, own in ctr_columns(table)}
+        for col in table.values:
+            if col == "days_since_last_event":
+                value: float = RECENCY_CAP
+            elif col in ctr_surface:
+                value = PRIOR_CTR[ctr_surface[col]]
+            elif col == "watch_time_s_28d":
+                value = 0.0  # the one float count
+            else:
+                value = 0
+            defaults[FEATURE_PREFIX[table.name] + col] = value
+    return defaults
+
+
+def attach_features(
+    rows: pd.DataFrame, features: tuple[pd.DataFrame, ...], surface: str
+) -> pd.DataFrame:
+    """`rows` of one surface (with `user_id`, `item_id`, `device` and `hour`) joined to the
+    user, item and context tables of `compute_features`, unseen keys filled with
+    `feature_defaults`: the pandas reference of the training set's join, also used to score
+    candidates nobody has shown yet."""
+    if (rows["surface"] != surface).any():
+        raise ValueError(f"attach_features takes rows of one surface ({surface}) at a time")
+    out = rows
+    for table, frame in zip(FEATURE_TABLES, features, strict=True):
+        prefix = FEATURE_PREFIX[table.name]
+        right = frame.rename(columns={v: prefix + v for v in table.values})
+        if "surface" in table.keys:
+            right = right[right["surface"] == surface]
+        out = out.merge(right, on=list(table.keys), how="left", validate="many_to_one")
+    defaults = feature_defaults(surface)
+    for col, value in defaults.items():
+        kind = "float64" if isinstance(value, float) else "int64"
+        out[col] = out[col].fillna(value).astype(kind)
+    return out
+
+
+def training_set(
+    events: pd.DataFrame,
+    day: dt.date,
+    surface: str,
+    features: tuple[pd.DataFrame, ...] | None = None,
+) -> pd.DataFrame:
+    """The pandas reference of `gold/training/{surface}/dt=day`: the impressions that arrived on
+    `day`, labelled 1 when a click naming the impression arrived the same day, with the features
+    as of `day` (computed here unless given). Rows are in (event_time, event_id) order."""
+    arrived = events[pd.to_datetime(events["ingest_date"]).dt.date == day]
+    clicked = arrived.loc[arrived["event_type"] == "click", "impression_id"].unique()
+    rows = arrived[(arrived["event_type"] == "impression") & (arrived["surface"] == surface)]
+    rows = rows.assign(
+        label=rows["event_id"].isin(clicked).astype("int32"),
+        hour=pd.to_datetime(rows["event_time"], utc=True).dt.hour.astype("int64"),
+    )[list(TRAINING_KEYS)]
+    if features is None:
+        features = compute_features(events, day)
+    out = attach_features(rows, features, surface)
+    return out.sort_values(["event_time", "event_id"], ignore_index=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -12,7 +13,13 @@ from data_mle.features import build_features
 from data_mle.ingest import ingest_day
 from data_mle.publish import SNAPSHOT_TABLE, publish_day
 from data_mle.training import build_training_sets, training_table
-from shared.features import FEATURE_TABLES, USER_FEATURES
+from shared.features import (
+    FEATURE_TABLES,
+    TRAINING_KEYS,
+    USER_FEATURES,
+    feature_columns,
+    training_set,
+)
 from shared.oracle import read_truth
 from shared.s3 import MotoServer, list_keys
 from shared.storage import verify_partition
@@ -59,6 +66,23 @@ def test_training_rows_carry_the_features_known_before_the_day(clean_lake):
         assert (per_user == users.loc[per_user.index, col]).all(), col
     feature_columns = [c for c in rows.columns if c != "context_title_id"]
     assert not rows[feature_columns].isna().any().any(), "unseen keys get defaults, not nulls"
+
+
+@pytest.mark.parametrize("surface", ["ad_break", "home_row"])
+def test_training_set_equals_the_pandas_reference(clean_lake, surface):
+    bronze = pd.concat(
+        pq.read_table(clean_lake.partition("bronze", "events", d)).to_pandas() for d in DAYS[:3]
+    )
+    expected = training_set(bronze, DAY, surface)
+    got = _training(clean_lake, surface)
+    assert list(got.columns) == [*TRAINING_KEYS, *feature_columns()]
+    assert len(got) == len(expected) > 0
+    for col in got.columns:
+        if col == "event_time":
+            continue  # Spark and pandas carry the same instants in different types
+        pd.testing.assert_series_equal(
+            got[col], expected[col], check_dtype=False, check_names=False, obj=col
+        )
 
 
 def test_publish_uploads_features_training_sets_and_the_snapshot(spark, clean_lake):
