@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 FEATURE_SPEC_VERSION = "1"
@@ -67,41 +68,53 @@ CONTEXT_FEATURES = FeatureTable(
 FEATURE_TABLES = (USER_FEATURES, ITEM_FEATURES, CONTEXT_FEATURES)
 
 
-def _known_before(events: pd.DataFrame, as_of: dt.date, days: int) -> pd.DataFrame:
-    """Events that arrived in the `days` days before `as_of`."""
-    arrived = pd.to_datetime(events["ingest_date"]).dt.date
-    return events[(arrived < as_of) & (arrived >= as_of - dt.timedelta(days=days))]
-
-
-def _flags(events: pd.DataFrame) -> pd.DataFrame:
-    return events.assign(
-        _imp=(events["event_type"] == "impression").astype("int64"),
-        _click=(events["event_type"] == "click").astype("int64"),
+def _recent(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """The events that arrived in the longest window before `as_of`, only the columns the
+    features read, with each event's age in arrival days and impression and click flags: the
+    one pass over the events every table starts from."""
+    if "_age" in events.columns:
+        return events  # already prepared by compute_features
+    arrived = pd.to_datetime(events["ingest_date"]).to_numpy().astype("datetime64[D]")
+    age = (np.datetime64(as_of, "D") - arrived).astype("int64")
+    keep = (age >= 1) & (age <= max(WINDOWS))
+    columns = ["event_type", "event_time", "user_id", "item_id", "surface", "device"]
+    recent = events.loc[keep, [*columns, "watch_time_s", "ingest_date"]]
+    return recent.assign(
+        _age=age[keep],
+        _imp=(recent["event_type"] == "impression").astype("int64"),
+        _click=(recent["event_type"] == "click").astype("int64"),
     )
 
 
+def _known_before(recent: pd.DataFrame, days: int) -> pd.DataFrame:
+    """Events that arrived in the `days` days before the as-of day."""
+    return recent[recent["_age"] <= days]
+
+
 def user_features(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    events = _recent(events, as_of)
     parts = []
     for w in WINDOWS:
-        recent = _flags(_known_before(events, as_of, w))
+        recent = _known_before(events, w)
         for surface, prefix in SURFACE_PREFIX.items():
             g = recent[recent["surface"] == surface].groupby("user_id")[["_imp", "_click"]].sum()
             names = {"_imp": f"{prefix}_impressions_{w}d", "_click": f"{prefix}_clicks_{w}d"}
             parts.append(g.rename(columns=names))
-    month = _known_before(events, as_of, max(WINDOWS))
+    month = _known_before(events, max(WINDOWS))
     plays = month[month["event_type"] == "play"].groupby("user_id")["watch_time_s"]
     parts.append(plays.count().rename("plays_28d").to_frame())
     parts.append(plays.sum().rename("watch_time_s_28d").to_frame())
-    last = pd.to_datetime(month.groupby("user_id")["ingest_date"].max()).dt.date
-    parts.append((as_of - last).map(lambda d: d.days).rename("days_since_last_event").to_frame())
+    last_age = month.groupby("user_id")["_age"].min()
+    parts.append(last_age.rename("days_since_last_event").to_frame())
     frame = pd.concat(parts, axis=1).reset_index(names="user_id")
     return finish(frame, USER_FEATURES)
 
 
 def item_features(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    events = _recent(events, as_of)
     parts = []
     for w in WINDOWS:
-        recent = _flags(_known_before(events, as_of, w))
+        recent = _known_before(events, w)
         g = recent.groupby(["item_id", "surface"])[["_imp", "_click"]].sum()
         parts.append(g.rename(columns={"_imp": f"impressions_{w}d", "_click": f"clicks_{w}d"}))
     frame = pd.concat(parts, axis=1).reset_index()
@@ -109,7 +122,7 @@ def item_features(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
 
 
 def context_features(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    recent = _flags(_known_before(events, as_of, CONTEXT_WINDOW))
+    recent = _known_before(_recent(events, as_of), CONTEXT_WINDOW)
     recent = recent.assign(hour=pd.to_datetime(recent["event_time"], utc=True).dt.hour)
     g = recent.groupby(["surface", "device", "hour"])[["_imp", "_click"]].sum()
     w = CONTEXT_WINDOW
@@ -159,19 +172,21 @@ def finish(frame: pd.DataFrame, table: FeatureTable) -> pd.DataFrame:
 def compute_features(events: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, ...]:
     """The user, item and context feature tables as of `as_of`, from bronze events (the
     `EVENTS` columns plus `ingest_date`)."""
+    recent = _recent(events, as_of)
     return (
-        user_features(events, as_of),
-        item_features(events, as_of),
-        context_features(events, as_of),
+        user_features(recent, as_of),
+        item_features(recent, as_of),
+        context_features(recent, as_of),
     )
 
 
 # The training-set layout: what `data_mle/training.py` writes to `gold/training/{surface}` and
 # what a model reads, trains on and serves with. One row per impression: these keys and the
 # label, then every feature column, the item and context ones prefixed (user names are unique).
+# `request_id` groups the slots of one ranked list (a home row, an ad pod) for ranking metrics.
 TRAINING_KEYS = (
-    "event_id", "event_time", "user_id", "item_id", "surface", "position", "device", "hour",
-    "context_title_id", "label",
+    "event_id", "event_time", "request_id", "user_id", "item_id", "surface", "position",
+    "device", "hour", "context_title_id", "label",
 )  # fmt: skip
 FEATURE_PREFIX = {
     USER_FEATURES.name: "",
