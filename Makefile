@@ -15,7 +15,7 @@ PIP_VERSION := 26.3
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
-.PHONY: help setup java lock test lint format bench demo demo-data s3 clean
+.PHONY: help setup java lock test lint format bench demo demo-data demo-model mlflow-ui notebooks s3 clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,16 @@ demo: setup ## generate the Marquee world (small preset, 7 days) and print its s
 
 demo-data: setup ## the data MLE: 7 days through the Airflow DAG, a gate tripping, a re-run
 	@$(PY) -m data_mle.demo
+
+demo-model: setup ## the applied scientist: three notebooks under papermill, HTML report, model table
+	@$(PY) -m model_mle.demo
+
+mlflow-ui: setup ## browse the tracked experiments at http://127.0.0.1:5000 (Ctrl-C stops it)
+	@$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$${MARQUEE_LAKE_ROOT:-$(CURDIR)/lake}/mlflow/mlflow.db \
+		--host 127.0.0.1 --port 5000
+
+notebooks: setup ## rebuild the paired .ipynb of every notebook from its .py source (jupytext)
+	@$(VENV)/bin/jupytext --to ipynb --update model_mle/notebooks/*.py
 
 s3: setup ## run a moto S3 server on 127.0.0.1 until Ctrl-C, printing the exports to use it
 	@$(PY) -m shared.s3 serve

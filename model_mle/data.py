@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pj
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from shared.features import (
     FEATURE_SPEC_VERSION,

@@ -51,8 +51,8 @@ def row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
 def calibration_bins(p: np.ndarray, bins: int = CALIBRATION_BINS) -> np.ndarray:
     """Each row's bin among `bins` equal-count bins of the predictions (click rates are small
     and skewed, so equal-width bins would leave most bins empty)."""
-    edges = np.quantile(p, np.linspace(0, 1, bins + 1)[1:-1])
-    return np.searchsorted(edges, p, side="right")
+    edges = np.quantile(p, np.linspace(0, 1, bins + 1))[1:-1]
+    return np.searchsorted(edges, p)  # the binning of sklearn's calibration_curve(quantile)
 
 
 def expected_calibration_error(

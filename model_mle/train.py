@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from model_mle.models import ARCHITECTURES, MODEL_NAMES, PopularityModel, build_network
 from shared.encoding import CATEGORICAL_FIELDS, FeatureEncoder, dense_columns

@@ -95,15 +95,17 @@ class FeatureEncoder:
         return categorical, dense
 
     def to_json(self) -> dict:
+        # Lists, not objects: the field order is the model's input order, and the project's
+        # JSON writer sorts object keys.
         return {
-            "categorical": self.categorical,
+            "categorical": [[field, values] for field, values in self.categorical.items()],
             "dense": [vars(c) for c in self.dense],
         }
 
     @classmethod
     def from_json(cls, data: dict) -> FeatureEncoder:
         return cls(
-            {str(k): [str(v) for v in values] for k, values in data["categorical"].items()},
+            {str(field): [str(v) for v in values] for field, values in data["categorical"]},
             [DenseColumn(**c) for c in data["dense"]],
         )
 

@@ -1,0 +1,151 @@
+"""Model artifacts round-trip exactly, and anything tampered, incomplete, mismatched or unsafe
+is refused before it can score a request."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from shared.artifacts import (
+    MANIFEST,
+    MODEL_FILE,
+    WEIGHTS,
+    ArtifactError,
+    export_model,
+    latest_model,
+    load_model,
+)
+from shared.encoding import CATEGORICAL_FIELDS, FeatureEncoder, dense_columns
+from shared.features import feature_defaults
+from shared.ranker import Ranker, RankerSpec
+from shared.storage import sha256_file, to_json_text
+
+
+@pytest.fixture
+def rows():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 500
+    frame = pd.DataFrame(
+        {
+            "user_id": rng.choice(["u1", "u2", "u3"], n),
+            "item_id": rng.choice(["ad1", "ad2"], n),
+            "hour": rng.integers(0, 24, n),
+            "device": rng.choice(["tv", "mobile"], n),
+            "position": rng.integers(1, 4, n),
+        }
+    )
+    for col, value in feature_defaults("ad_break").items():
+        frame[col] = value * rng.random(n)
+    return frame
+
+
+@pytest.fixture
+def exported(tmp_path, rows):
+    encoder = FeatureEncoder.fit(rows, CATEGORICAL_FIELDS, dense_columns("ad_break"))
+    torch.manual_seed(0)
+    spec = RankerSpec(encoder.vocab_sizes, len(encoder.dense), fm=True, hidden=(8,))
+    network = Ranker(spec)
+    path = export_model(
+        tmp_path / "artifacts", network, encoder, surface="ad_break", model="fm",
+        metrics={"auc": 0.7}, training_window=("2026-01-06", "2026-01-08"),
+    )  # fmt: skip
+    return path, network, encoder
+
+
+def _expected(network, encoder, rows):
+    categorical, dense = encoder.transform(rows)
+    with torch.no_grad():
+        logits = network(torch.from_numpy(categorical), torch.from_numpy(dense))
+    return torch.sigmoid(logits).double().numpy()
+
+
+def test_round_trip_gives_identical_predictions(exported, rows):
+    path, network, encoder = exported
+    loaded = load_model(path, surface="ad_break")
+    np.testing.assert_array_equal(loaded.predict(rows), _expected(network, encoder, rows))
+    assert loaded.manifest["feature_spec_version"] == "1"
+    assert loaded.manifest["training_window"] == {"start": "2026-01-06", "end": "2026-01-08"}
+    assert set(loaded.manifest["files"]) == {WEIGHTS, MODEL_FILE}
+    assert latest_model(path.parent.parent.parent, "ad_break") == path
+
+
+def test_unknown_ids_get_a_score_not_an_error(exported, rows):
+    path, *_ = exported
+    new = rows.head(2).assign(user_id="someone-new", item_id="an-ad-never-seen")
+    p = load_model(path).predict(new)
+    assert np.isfinite(p).all() and ((p > 0) & (p < 1)).all()
+
+
+def test_a_tampered_file_is_refused(exported):
+    path, *_ = exported
+    data = bytearray((path / WEIGHTS).read_bytes())
+    data[-10] ^= 0xFF
+    (path / WEIGHTS).write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="changed after export"):
+        load_model(path)
+
+
+def test_an_unlisted_or_missing_file_is_refused(exported):
+    path, *_ = exported
+    (path / "extra.py").write_text("print('hello')\n")
+    with pytest.raises(ArtifactError, match="the folder holds"):
+        load_model(path)
+    (path / "extra.py").unlink()
+    (path / MODEL_FILE).unlink()
+    with pytest.raises(ArtifactError, match="the folder holds"):
+        load_model(path)
+
+
+class RunsCode:
+    """Unpickling this calls os.system: what a malicious model file does."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_pickle_that_would_run_code_is_refused_even_with_matching_checksums(exported, tmp_path):
+    path, network, _ = exported
+    marker = tmp_path / "pwned"
+    state = dict(network.state_dict())
+    state["payload"] = RunsCode(marker)
+    torch.save(state, path / WEIGHTS)  # torch's zip format, with the payload inside
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest["files"][WEIGHTS]["sha256"] = sha256_file(path / WEIGHTS)  # an attacker's manifest
+    (path / MANIFEST).write_text(to_json_text(manifest))
+    with pytest.raises(ArtifactError, match="could run code"):
+        load_model(path)
+    assert not marker.exists(), "the payload ran"
+
+
+def test_a_model_of_another_surface_or_feature_spec_is_refused(exported):
+    path, *_ = exported
+    with pytest.raises(ArtifactError, match="not home_row"):
+        load_model(path, surface="home_row")
+    manifest = json.loads((path / MANIFEST).read_text())
+    manifest["feature_spec_version"] = "0"
+    (path / MANIFEST).write_text(to_json_text(manifest))
+    with pytest.raises(ArtifactError, match="feature spec"):
+        load_model(path)
+
+
+def test_no_manifest_means_no_model(tmp_path):
+    (tmp_path / "m").mkdir()
+    with pytest.raises(ArtifactError, match="not a model artifact"):
+        load_model(tmp_path / "m")
+
+
+def test_the_encoder_keeps_its_field_order_through_json(rows):
+    encoder = FeatureEncoder.fit(rows, CATEGORICAL_FIELDS, dense_columns("ad_break"))
+    again = FeatureEncoder.from_json(json.loads(to_json_text(encoder.to_json())))
+    assert list(again.categorical) == list(CATEGORICAL_FIELDS)
+    for a, b in zip(encoder.transform(rows), again.transform(rows), strict=True):
+        np.testing.assert_array_equal(a, b)
