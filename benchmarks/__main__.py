@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from benchmarks import etl, generator
+from benchmarks import etl, generator, model
 from benchmarks.report import machine, versions
 from shared.settings import get_settings
 from shared.storage import atomic_write_bytes, atomic_write_json
@@ -20,11 +20,13 @@ def main() -> None:
     entry = generator.run()
     print("ETL throughput (Spark ingest and features, small to medium)...", flush=True)
     etl_entry = etl.run()
+    print("model quality against the oracle (small preset, 14 and 7 days)...", flush=True)
+    model_entry = model.run()
     report = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "versions": versions("numpy", "pyarrow", "pandas", "pyspark"),
-        "benchmarks": [entry, etl_entry],
+        "versions": versions("numpy", "pyarrow", "pandas", "pyspark", "torch"),
+        "benchmarks": [entry, etl_entry, model_entry],
     }
     atomic_write_json(reports / "bench.json", report)
     generator.plot(entry, reports / "bench_generator.png")
@@ -40,6 +42,7 @@ def main() -> None:
     ]
     text = "\n".join(header) + generator.markdown(entry, "bench_generator.png")
     text += "\n" + etl.markdown(etl_entry)
+    text += "\n" + model.markdown(model_entry)
     atomic_write_bytes(reports / "bench.md", text.encode())
     print(text)
     print(f"\nwrote {reports / 'bench.json'} and {reports / 'bench.md'}")
