@@ -87,8 +87,8 @@ class FeatureEncoder:
         """(categorical indices, int64 (n, fields)), (dense values, float32 (n, columns))."""
         categorical = np.empty((len(rows), len(self.categorical)), dtype=np.int64)
         for j, (field, values) in enumerate(self.categorical.items()):
-            codes = pd.Categorical(rows[field].astype(str), categories=values).codes
-            categorical[:, j] = codes.astype(np.int64) + 1  # -1 (unknown) becomes 0
+            codes = pd.Index(values).get_indexer(rows[field].astype(str))
+            categorical[:, j] = codes + 1  # -1 (unknown) becomes 0
         dense = np.empty((len(rows), len(self.dense)), dtype=np.float32)
         for j, col in enumerate(self.dense):
             dense[:, j] = (_scaled(rows[col.name], col.log1p) - col.mean) / col.std
