@@ -10,7 +10,9 @@ time, as the model will be used: train on the past, choose on the next day, repo
 
 The dataset is generated without faults under `<lake>/model_mle/` on first use, and the labelled
 days are cached there as Parquet, so the three notebooks share one preparation (about a minute
-for the small preset on 2 cores) and re-runs start in seconds.
+for the small preset on 2 cores) and re-runs start in seconds. The cache is keyed by the feature
+spec version; after changing how features or labels are computed without bumping it, delete
+`<lake>/model_mle/` (or `make clean`).
 """
 
 from __future__ import annotations

@@ -95,13 +95,23 @@ def export_model(
         }
         (tmp / MANIFEST).write_text(to_json_text(manifest))
         dest = root / version
-        if dest.exists():
-            shutil.rmtree(dest)  # the same content, written again: replace it whole
-        os.replace(tmp, dest)
+        if dest.exists() and _intact(dest):
+            pass  # the same content was exported before: keep it, readers never see a gap
+        else:
+            shutil.rmtree(dest, ignore_errors=True)  # a damaged copy of this version
+            os.replace(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     atomic_write_json(root / LATEST, {"version": version})
     return dest
+
+
+def _intact(path: Path) -> bool:
+    try:
+        verify_artifact(path)
+    except ArtifactError:
+        return False
+    return True
 
 
 def latest_model(artifacts_zone: Path, surface: str) -> Path:

@@ -149,3 +149,14 @@ def test_the_encoder_keeps_its_field_order_through_json(rows):
     assert list(again.categorical) == list(CATEGORICAL_FIELDS)
     for a, b in zip(encoder.transform(rows), again.transform(rows), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_exporting_the_same_model_twice_keeps_one_intact_version(exported, tmp_path):
+    path, network, encoder = exported
+    again = export_model(
+        tmp_path / "artifacts", network, encoder, surface="ad_break", model="fm",
+        metrics={"auc": 0.7}, training_window=("2026-01-06", "2026-01-08"),
+    )  # fmt: skip
+    assert again == path
+    assert [p.name for p in path.parent.iterdir() if p.is_dir()] == [path.name]
+    load_model(again)
