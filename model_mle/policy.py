@@ -12,6 +12,9 @@ relevance (times the bid for ads); `random` is the floor.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -20,6 +23,7 @@ from model_mle.evaluate import Predictor, bootstrap
 from shared.click_model import click_probability, relevance_logit
 from shared.encoding import SERVING_POSITION
 from shared.features import attach_features
+from shared.generate import DATASET_FILE
 from shared.presets import get_preset
 from shared.schema import DEVICES
 from shared.world import World, build_world
@@ -29,16 +33,18 @@ SHOWN = {"ad_break": 3, "home_row": 10}
 
 
 def world_of(data: ExperimentData) -> World:
-    """The simulator's world behind the experiment's dataset (rebuilt from its seed)."""
-    start = data.days[0] - pd.Timedelta(days=1)
-    return build_world(get_preset(data.config.preset), data.config.seed, start)
+    """The simulator's world behind the experiment's dataset, rebuilt from how it was made
+    (the experiment's datasets have no drift)."""
+    made = json.loads((data.dataset / DATASET_FILE).read_text())["config"]
+    start = dt.date.fromisoformat(made["start"])
+    return build_world(get_preset(made["preset"]), made["seed"], start)
 
 
 def candidate_rows(
     data: ExperimentData, world: World, surface: str, n_requests: int, seed: int = 0
 ) -> pd.DataFrame:
     """`n_requests` test-day requests, each with its candidates, in the training-set layout,
-    with `request`, `slot_user`, `slot_item` indices for the true click model."""
+    plus `request` (0..n-1) and the `user_index` and `item_index` the true click model takes."""
     rng = np.random.default_rng(seed)
     day = data.days[-1]
     day_index = (day - world.start).days
