@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.json as pj
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
@@ -34,10 +33,9 @@ from shared.features import (
     compute_features,
     training_set,
 )
-from shared.generate import DATASET_FILE, GenerateConfig, generate
-from shared.lake import parse_partition_name
+from shared.generate import DATASET_FILE, GenerateConfig, generate, read_events
 from shared.oracle import read_truth
-from shared.schema import EVENTS, SURFACES
+from shared.schema import SURFACES
 from shared.settings import get_settings
 from shared.storage import atomic_path
 
@@ -88,29 +86,6 @@ def ensure_dataset(config: DataConfig) -> Path:
     if not (out / DATASET_FILE).exists():
         generate(GenerateConfig(preset=config.preset, days=config.days, seed=config.seed), out)
     return out
-
-
-def read_events(dataset: Path) -> pd.DataFrame:
-    """Every raw event of a fault-free dataset as bronze rows (typed, with `ingest_date`)."""
-    described = json.loads((dataset / DATASET_FILE).read_text())
-    if described["config"].get("faults"):
-        raise ValueError(
-            f"{dataset} was generated with faults; read data_mle's gold training sets instead "
-            "of the raw log, or generate one without --faults"
-        )
-    tables = []
-    for part in sorted((dataset / "raw" / "events").glob("dt=*")):
-        table = pj.read_json(
-            part / "events.jsonl.gz",
-            parse_options=pj.ParseOptions(
-                explicit_schema=EVENTS.arrow(), unexpected_field_behavior="error"
-            ),
-        )
-        day = pa.scalar(parse_partition_name(part.name), pa.date32())
-        tables.append(table.append_column("ingest_date", pa.repeat(day, table.num_rows)))
-    events = pa.concat_tables(tables).to_pandas()
-    events["ingest_date"] = pd.to_datetime(events["ingest_date"])  # one fast type for the dates
-    return events
 
 
 def _cache(config: DataConfig) -> Path:

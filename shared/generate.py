@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import os
 import shutil
 import uuid
@@ -25,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pj
 from tqdm import tqdm
 
 from shared.faults import FAULT_KINDS, FaultConfig, inject_faults
-from shared.lake import partition_name
+from shared.lake import parse_partition_name, partition_name
 from shared.oracle import oracle_by_surface
 from shared.presets import get_preset
 from shared.raw_log import to_json_lines, write_jsonl_gz
@@ -222,3 +225,28 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
         os.replace(out, old)
     os.replace(tmp, out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def read_events(dataset: Path) -> pd.DataFrame:
+    """Every raw event of a fault-free dataset as bronze rows (typed, with `ingest_date`): for
+    experiments and services that need events without running data_mle's pipeline. A dataset
+    with faults is refused: its raw log needs that pipeline's validation first."""
+    described = json.loads((dataset / DATASET_FILE).read_text())
+    if described["config"].get("faults"):
+        raise ValueError(
+            f"{dataset} was generated with faults; read data_mle's bronze tables or gold "
+            "training sets instead of the raw log, or generate one without --faults"
+        )
+    tables = []
+    for part in sorted((dataset / "raw" / "events").glob("dt=*")):
+        table = pj.read_json(
+            part / "events.jsonl.gz",
+            parse_options=pj.ParseOptions(
+                explicit_schema=EVENTS.arrow(), unexpected_field_behavior="error"
+            ),
+        )
+        day = pa.scalar(parse_partition_name(part.name), pa.date32())
+        tables.append(table.append_column("ingest_date", pa.repeat(day, table.num_rows)))
+    events = pa.concat_tables(tables).to_pandas()
+    events["ingest_date"] = pd.to_datetime(events["ingest_date"])  # one fast type for the dates
+    return events

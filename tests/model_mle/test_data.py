@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from model_mle.data import read_events
 from shared.features import TRAINING_KEYS, feature_columns
+from shared.generate import read_events
 from shared.oracle import read_truth
 
 

@@ -1,0 +1,72 @@
+"""A model artifact and an online feature snapshot made with `shared` alone, as infra_mle would
+receive them: the snapshot in data_mle's `gold/online_snapshot/dt=D` layout, the model through
+the artifact contract (random weights: serving must not care what the model learned)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import torch
+
+from shared.artifacts import export_model
+from shared.encoding import CATEGORICAL_FIELDS, FeatureEncoder, dense_columns
+from shared.features import FEATURE_SPEC_VERSION, FEATURE_TABLES, compute_features, training_set
+from shared.generate import read_events
+from shared.ranker import Ranker, RankerSpec
+from shared.storage import atomic_partition
+
+SURFACE = "ad_break"
+
+
+@pytest.fixture(scope="session")
+def events(clean_dataset):
+    world, _ = clean_dataset
+    return read_events(world)
+
+
+@pytest.fixture(scope="session")
+def serving_day(clean_dataset) -> dt.date:
+    _, summary = clean_dataset
+    return dt.date.fromisoformat(summary["config"]["start"]) + dt.timedelta(days=2)
+
+
+@pytest.fixture(scope="session")
+def snapshot_dir(tmp_path_factory, events, serving_day) -> Path:
+    dest = tmp_path_factory.mktemp("snapshot") / f"dt={serving_day.isoformat()}"
+    with atomic_partition(dest) as part:
+        for table, frame in zip(FEATURE_TABLES, compute_features(events, serving_day), strict=True):
+            part.write_table(
+                f"{table.name}.parquet", pa.Table.from_pandas(frame, preserve_index=False)
+            )
+        part.extra.update(
+            {"feature_spec_version": FEATURE_SPEC_VERSION, "as_of": serving_day.isoformat()}
+        )
+    return dest
+
+
+def make_artifact(artifacts: Path, rows, seed: int, model: str = "fm") -> Path:
+    encoder = FeatureEncoder.fit(rows, CATEGORICAL_FIELDS, dense_columns(SURFACE))
+    torch.manual_seed(seed)
+    network = Ranker(RankerSpec(encoder.vocab_sizes, len(encoder.dense), fm=True, hidden=(16,)))
+    with torch.no_grad():
+        for p in network.parameters():
+            p.normal_(0, 0.1)  # every part contributes, so a wrong input shows in the score
+    return export_model(
+        artifacts, network, encoder, surface=SURFACE, model=model, metrics={"auc": 0.5},
+        training_window=("2026-01-05", "2026-01-06"),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def train_rows(events, clean_dataset):
+    _, summary = clean_dataset
+    day = dt.date.fromisoformat(summary["config"]["start"]) + dt.timedelta(days=1)
+    return training_set(events, day, SURFACE)
+
+
+@pytest.fixture(scope="session")
+def artifact(tmp_path_factory, train_rows) -> Path:
+    return make_artifact(tmp_path_factory.mktemp("artifacts"), train_rows, seed=0)
