@@ -70,3 +70,39 @@ def train_rows(events, clean_dataset):
 @pytest.fixture(scope="session")
 def artifact(tmp_path_factory, train_rows) -> Path:
     return make_artifact(tmp_path_factory.mktemp("artifacts"), train_rows, seed=0)
+
+
+@pytest.fixture(scope="session")
+def ads_table(clean_dataset) -> Path:
+    world, _ = clean_dataset
+    return world / "raw" / "entities" / "ads.parquet"
+
+
+@pytest.fixture(scope="session")
+def recs_root(tmp_path_factory, serving_day) -> Path:
+    """A batch output as the batch job publishes it: two users' home rows and the popular row."""
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("batch_recs")
+    with atomic_partition(root / f"dt={serving_day.isoformat()}") as part:
+        rows = pd.DataFrame(
+            {"user_id": ["u0000001"] * 2 + ["u0000002"] * 2, "rank": [1, 2, 1, 2],
+             "title_id": ["t000003", "t000001", "t000002", "t000003"],
+             "p_click": [0.2, 0.1, 0.3, 0.05]}
+        )  # fmt: skip
+        part.write_table("home_rows.parquet", pa.Table.from_pandas(rows, preserve_index=False))
+        popular = pd.DataFrame({"title_id": ["t000009", "t000004"], "p_click": [0.09, 0.08]})
+        part.write_table("popular.parquet", pa.Table.from_pandas(popular, preserve_index=False))
+        part.extra["generated_for"] = serving_day.isoformat()
+    return root
+
+
+@pytest.fixture
+def service_settings(artifact, snapshot_dir, ads_table, recs_root, tmp_path):
+    from infra_mle.settings import ServiceSettings
+
+    return ServiceSettings(
+        model_url=str(artifact.parent), snapshot_url=str(snapshot_dir.parent),
+        ads_url=str(ads_table), recs_url=str(recs_root), cache_dir=tmp_path / "cache",
+        admin_token="s3cret", max_wait_ms=1.0,
+    )  # fmt: skip
