@@ -47,6 +47,7 @@ from infra_mle.online import OnlineScorer
 from infra_mle.schemas import (
     HomeResponse,
     HomeTitle,
+    Id,
     RankedAd,
     RankRequest,
     RankResponse,
@@ -311,7 +312,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     @app.post(
         "/v1/ad-break/rank",
         response_model=RankResponse,
-        responses={503: {"description": "overloaded, not ready, or inference timed out"}},
+        responses={
+            400: {"description": "the body is not JSON"},
+            503: {"description": "overloaded, not ready, or inference timed out"},
+        },
     )
     async def rank(body: RankRequest, service: Admitted) -> RankResponse:
         """Rank the candidate ads of one ad break by eCPM. An unknown user is scored with
@@ -333,7 +337,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         responses={503: {"description": "no batch output yet, or not ready"}},
     )
     async def home(
-        user_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")],
+        user_id: Annotated[Id, Path()],
         service: Admitted,
     ) -> HomeResponse:
         """The user's home row from the newest batch output; a user the batch did not score

@@ -81,7 +81,7 @@ def test_unknown_users_and_ads_get_the_documented_fallback(client):
         ({"time": "2026-01-07T20:15:00"}, "timezone"),
         ({"user_id": "x" * 65}, "at most 64"),
         ({"surprise": 1}, "Extra inputs"),
-        ({"candidate_ad_ids": ["../../etc/passwd"]}, "not an ad id"),
+        ({"candidate_ad_ids": ["../../etc/passwd"]}, "should match pattern"),
     ],
 )
 def test_invalid_requests_get_422_with_the_reason(client, changes, message):
