@@ -41,8 +41,14 @@ class MicroBatcher:
         self._queue = asyncio.Queue()
         self._worker = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
-        if self._worker is not None:
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Finish the pass in progress (its thread cannot be interrupted), then stop."""
+        if self._worker is None or self._queue is None:
+            return
+        await self._queue.put(None)
+        try:
+            await asyncio.wait_for(self._worker, timeout)
+        except TimeoutError:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
@@ -57,17 +63,25 @@ class MicroBatcher:
     async def _run(self) -> None:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
-        while True:
-            batch = [await self._queue.get()]
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
             deadline = loop.time() + self.max_wait
             while len(batch) < self.max_batch:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                    item = await asyncio.wait_for(self._queue.get(), remaining)
                 except TimeoutError:
                     break
+                if item is None:
+                    stopping = True  # serve what was queued before the stop, then end
+                    break
+                batch.append(item)
             live = [b for b in batch if not b[3].done()]  # a request that timed out is gone
             groups: dict[ScoreFn, list] = {}  # bound methods of one model compare equal
             for request in live:
