@@ -16,10 +16,10 @@ import json
 import shutil
 from pathlib import Path
 
-from shared.artifacts import LATEST, MANIFEST
+from shared.artifacts import LATEST, MANIFEST, ArtifactError, verify_artifact
 from shared.s3 import download_prefix, list_keys, parse_s3_url, s3_client
 from shared.storage import MANIFEST as PARTITION_MANIFEST
-from shared.storage import verify_partition
+from shared.storage import ChecksumError, atomic_path, verify_partition
 
 
 def _is_s3(url: str) -> bool:
@@ -45,8 +45,13 @@ def fetch_model(url: str, cache: Path) -> Path:
     except client.exceptions.NoSuchKey:
         pass  # the URL names a version
     dest = cache / "models" / version
-    if not dest.exists():
-        download_prefix(bucket, prefix, dest)  # verified against the manifest by load_model
+    if dest.exists():
+        try:
+            verify_artifact(dest)
+            return dest  # fetched before, still intact
+        except ArtifactError:
+            shutil.rmtree(dest)  # a damaged cache copy: fetch it again
+    download_prefix(bucket, prefix, dest)  # load_model verifies it against its manifest
     return dest
 
 
@@ -81,8 +86,8 @@ def fetch_latest_partition(url: str, cache: Path) -> tuple[Path, dt.datetime | N
         try:
             verify_partition(dest)
             return dest, head["LastModified"]
-        except Exception:
-            shutil.rmtree(dest)
+        except (ChecksumError, FileNotFoundError, KeyError):
+            shutil.rmtree(dest)  # a damaged cache copy: fetch it again
     download_prefix(bucket, f"{prefix}/{name}", dest)  # verifies the checksums
     return dest, head["LastModified"]
 
@@ -93,6 +98,6 @@ def fetch_file(url: str, cache: Path) -> Path:
         return Path(url)
     bucket, key = parse_s3_url(url)
     dest = cache / key.replace("/", "__")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    s3_client().download_file(bucket, key, str(dest))
+    with atomic_path(dest) as tmp:
+        s3_client().download_file(bucket, key, str(tmp))
     return dest

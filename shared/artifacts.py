@@ -209,3 +209,17 @@ def load_model(path: Path, surface: str | None = None) -> LoadedModel:
         raise ArtifactError(f"{path}: the weights do not fit the spec: {e}") from None
     network.eval()
     return LoadedModel(path, manifest, FeatureEncoder.from_json(spec["encoder"]), network)
+
+
+def upload_model(path: Path, bucket: str) -> str:
+    """Publish a verified artifact to `s3://bucket/artifacts/models/<surface>/<version>/` and then
+    point that surface's `latest.json` at it (last, so a reader never follows the pointer to a
+    half-uploaded version). Returns the URL of the surface's model folder."""
+    from shared.s3 import s3_client, upload_dir
+
+    manifest = verify_artifact(path)
+    prefix = f"artifacts/models/{manifest['surface']}"
+    upload_dir(path, bucket, f"{prefix}/{manifest['version']}", create_bucket=True)
+    pointer = to_json_text({"version": manifest["version"]}).encode()
+    s3_client().put_object(Bucket=bucket, Key=f"{prefix}/{LATEST}", Body=pointer)
+    return f"s3://{bucket}/{prefix}"
