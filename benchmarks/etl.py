@@ -38,7 +38,7 @@ SIZES = {"1x": ("small", 1), "4x": ("small", 4), "10x": ("medium", 1)}
 REPEATS = {"1x": 3, "4x": 2, "10x": 1}
 START_CODE = (
     "import time; t = time.perf_counter()\n"
-    "from data_mle.spark import spark_session\n"
+    "from shared.spark import spark_session\n"
     "s = spark_session('bench-start'); s.range(1).count()\n"
     "print(time.perf_counter() - t); s.stop()\n"
 )
@@ -73,7 +73,7 @@ def session_start(repeats: int = 3) -> dict:
 def run() -> dict:
     from data_mle.features import build_features
     from data_mle.ingest import ingest_day
-    from data_mle.spark import spark_session
+    from shared.spark import spark_session
 
     started = session_start()
     spark = spark_session("bench-etl")

@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from data_mle.spark import DRIVER_MEMORY, SESSION_CONF
 from shared.s3 import free_port
 from shared.settings import get_settings
+from shared.spark import DRIVER_MEMORY, SESSION_CONF
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 HOST = "127.0.0.1"

@@ -1,77 +1,17 @@
-"""The SparkSession every data_mle job starts from, configured once.
-
-Three ways to run the same job, chosen by the environment, not by the code:
-- `python -m data_mle.ingest ...`: a local Spark in this process (`MARQUEE_SPARK_MASTER`, default
-  `local[*]`); a new JVM costs about 6 s here.
-- `MARQUEE_SPARK_REMOTE=sc://127.0.0.1:15002 python -m data_mle.ingest ...`: a client of a
-  long-lived Spark Connect server (`data_mle.connect`), about 1 s to connect. This is also how a
-  job reaches a remote cluster.
-- `spark-submit --master spark://host:7077 data_mle/ingest.py ...` (or `--remote sc://...`):
-  spark-submit's own settings are kept.
-"""
+"""The command line every data_mle Spark step shares. The session itself comes from
+`shared.spark` (local, Spark Connect, or whatever spark-submit says)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from shared.lake import Lake
-from shared.settings import get_settings
-
-# The driver's heap in local mode (and of the Connect server): Spark's 1 GB default runs out on a
-# medium-preset day (1.6 million lines); this machine class has 24 GiB.
-DRIVER_MEMORY = "4g"
-# Settings of the session itself; a Spark Connect server is started with the same ones.
-SESSION_CONF = {
-    "spark.sql.session.timeZone": "UTC",  # event times are UTC instants
-    "spark.sql.shuffle.partitions": "8",  # the default 200 is for clusters
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-    # Parquet timestamps as UTC instants (the default INT96 reads back without a zone).
-    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-}
-
-
-def spark_session(app_name: str) -> Any:
-    """A SparkSession in UTC with the Python workers on this interpreter."""
-    from pyspark import SparkConf
-    from pyspark.sql import SparkSession
-
-    # Workers must run the same interpreter (and so the same packages) as the driver.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback, and no warning about it
-    remote = os.environ.get("SPARK_REMOTE") or get_settings().spark_remote
-    if remote:
-        # Under spark-submit, MASTER names the local master it was given; the work goes to the
-        # Connect server instead, and pyspark refuses to be configured for both.
-        os.environ.pop("MASTER", None)
-        session = SparkSession.builder.remote(remote).appName(app_name).getOrCreate()
-        for key, value in SESSION_CONF.items():
-            session.conf.set(key, value)
-        return session
-    builder = (
-        SparkSession.builder.appName(app_name)
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")  # no progress bars in job output
-        .config("spark.driver.memory", DRIVER_MEMORY)  # read when the JVM starts, i.e. here
-    )
-    for key, value in SESSION_CONF.items():
-        builder = builder.config(key, value)
-    if not SparkConf().contains("spark.master"):  # not launched by spark-submit
-        master = get_settings().spark_master
-        builder = builder.master(master)
-        if master.startswith("local"):
-            # Loopback only: the block manager serves large results to the driver over it, and
-            # the machine's other addresses may not accept the connection.
-            builder = builder.config("spark.driver.bindAddress", "127.0.0.1")
-            builder = builder.config("spark.driver.host", "127.0.0.1")
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
-    return session
+from shared.spark import spark_session
 
 
 def run_day_job(

@@ -43,7 +43,7 @@ def clean_dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]
 @pytest.fixture(scope="session")
 def spark():
     """One local SparkSession for the whole run: starting one costs about 5 s."""
-    from data_mle.spark import spark_session
+    from shared.spark import spark_session
 
     session = spark_session("tests")
     yield session
