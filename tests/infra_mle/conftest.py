@@ -47,15 +47,17 @@ def snapshot_dir(tmp_path_factory, events, serving_day) -> Path:
     return dest
 
 
-def make_artifact(artifacts: Path, rows, seed: int, model: str = "fm") -> Path:
-    encoder = FeatureEncoder.fit(rows, CATEGORICAL_FIELDS, dense_columns(SURFACE))
+def make_artifact(
+    artifacts: Path, rows, seed: int, model: str = "fm", surface: str = SURFACE
+) -> Path:
+    encoder = FeatureEncoder.fit(rows, CATEGORICAL_FIELDS, dense_columns(surface))
     torch.manual_seed(seed)
     network = Ranker(RankerSpec(encoder.vocab_sizes, len(encoder.dense), fm=True, hidden=(16,)))
     with torch.no_grad():
         for p in network.parameters():
             p.normal_(0, 0.1)  # every part contributes, so a wrong input shows in the score
     return export_model(
-        artifacts, network, encoder, surface=SURFACE, model=model, metrics={"auc": 0.5},
+        artifacts, network, encoder, surface=surface, model=model, metrics={"auc": 0.5},
         training_window=("2026-01-05", "2026-01-06"),
     )  # fmt: skip
 
