@@ -15,7 +15,7 @@ PIP_VERSION := 26.3
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
-.PHONY: help setup java lock test lint format bench demo demo-data demo-model mlflow-ui notebooks s3 clean
+.PHONY: help setup java lock test lint format bench demo demo-data demo-model demo-infra models serve mlflow-ui notebooks s3 clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,6 +65,18 @@ demo-data: setup ## the data MLE: 7 days through the Airflow DAG, a gate trippin
 
 demo-model: setup ## the applied scientist: three notebooks under papermill, HTML report, model table
 	@$(PY) -m model_mle.demo
+
+demo-infra: setup models ## the infra MLE: the ranking service and the batch job, measured side by side
+	@$(PY) -m infra_mle.demo
+
+models: setup ## export the small preset's ad-break and home-row models (model_mle), if missing
+	@for s in ad_break home_row; do \
+		test -f "$${MARQUEE_LAKE_ROOT:-$(CURDIR)/lake}/artifacts/models/$$s/latest.json" || \
+		$(PY) -m model_mle.train --surface $$s --preset small --export || exit 1; \
+	done
+
+serve: setup ## run the ranking service on 127.0.0.1:8000 (settings: MARQUEE_SERVE_*)
+	@$(PY) -m infra_mle.serve
 
 mlflow-ui: setup ## browse the tracked experiments at http://127.0.0.1:5000 (Ctrl-C stops it)
 	@$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$${MARQUEE_LAKE_ROOT:-$(CURDIR)/lake}/mlflow/mlflow.db \

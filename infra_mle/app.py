@@ -331,6 +331,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             service.metrics.rejected.labels("timeout").inc()
             raise HTTPException(503, "inference timed out", headers={"Retry-After": "1"}) from None
 
+    if service.settings.bench_endpoints:
+
+        @app.post("/bench/noop", include_in_schema=False)
+        async def noop(body: RankRequest, service: Admitted) -> dict:
+            """The same parsing, validation and admission as a ranking, and no model: what the
+            benchmark compares the ranking with, to see the cost of the model itself."""
+            return {"ok": True}
+
     @app.get(
         "/v1/home/{user_id}",
         response_model=HomeResponse,

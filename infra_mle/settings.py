@@ -40,6 +40,9 @@ class ServiceSettings(BaseSettings):
     inference_timeout_s: float = Field(0.5, description="A ranking slower than this gets 503.")
     batching: bool = Field(True, description="Score concurrent requests in one forward pass.")
     max_batch: int = Field(32, description="Requests per forward pass, at most.")
+    bench_endpoints: bool = Field(
+        False, description="Add POST /bench/noop, the benchmark's do-nothing peer endpoint."
+    )
     max_wait_ms: float = Field(
         # Waiting costs every request this much at low load; 1 ms is small against a 10 ms goal.
         1.0,

@@ -4,43 +4,12 @@ schema, and invalid data must be rejected."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from infra_mle.app import create_app
-from infra_mle.settings import ServiceSettings
-from shared.s3 import free_port
-
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def live_url(artifact, snapshot_dir, ads_table, recs_root, tmp_path_factory):
-    service = ServiceSettings(
-        model_url=str(artifact.parent), snapshot_url=str(snapshot_dir.parent),
-        ads_url=str(ads_table), recs_url=str(recs_root),
-        cache_dir=tmp_path_factory.mktemp("cache"),
-    )  # fmt: skip
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(service), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
