@@ -54,7 +54,7 @@ format: setup ## rewrite the code in ruff's format and apply its safe fixes
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
 
-bench: setup ## run the benchmarks; writes reports/bench.json and reports/bench.md
+bench: setup models ## run the benchmarks; writes reports/bench.json and reports/bench.md
 	@$(PY) -m benchmarks
 
 demo: setup ## generate the Marquee world (small preset, 7 days) and print its summary

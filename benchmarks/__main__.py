@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from benchmarks import etl, generator, model
+from benchmarks import etl, generator, model, serving
 from benchmarks.report import machine, versions
 from shared.settings import get_settings
 from shared.storage import atomic_write_bytes, atomic_write_json
@@ -22,11 +22,15 @@ def main() -> None:
     etl_entry = etl.run()
     print("model quality against the oracle (small preset, 14 and 7 days)...", flush=True)
     model_entry = model.run()
+    print("serving: the ranking service and the batch job (infra_mle) ...", flush=True)
+    serving_entry = serving.run()
     report = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
-        "versions": versions("numpy", "pyarrow", "pandas", "pyspark", "torch"),
-        "benchmarks": [entry, etl_entry, model_entry],
+        "versions": versions(
+            "numpy", "pyarrow", "pandas", "pyspark", "torch", "fastapi", "uvicorn"
+        ),
+        "benchmarks": [entry, etl_entry, model_entry, serving_entry],
     }
     atomic_write_json(reports / "bench.json", report)
     generator.plot(entry, reports / "bench_generator.png")
@@ -43,6 +47,7 @@ def main() -> None:
     text = "\n".join(header) + generator.markdown(entry, "bench_generator.png")
     text += "\n" + etl.markdown(etl_entry)
     text += "\n" + model.markdown(model_entry)
+    text += "\n" + serving.markdown(serving_entry)
     atomic_write_bytes(reports / "bench.md", text.encode())
     print(text)
     print(f"\nwrote {reports / 'bench.json'} and {reports / 'bench.md'}")

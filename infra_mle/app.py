@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import hmac
 import logging
 import time
@@ -183,6 +184,7 @@ class Service:
         await self.rank(model, _warm_up_request(model))  # the first real request is not slower
         self.model = model
         self.metrics.serving(model)
+        _settle_garbage_collector()
         log.info("serving %s, features as of %s", model.version, model.scorer.as_of)
 
     async def stop(self) -> None:
@@ -228,6 +230,14 @@ class Service:
             feature_snapshot=model.scorer.as_of,
             user_known=user_known,
         )
+
+
+def _settle_garbage_collector() -> None:
+    """Move what was just loaded (hundreds of thousands of small objects: vocabularies, home
+    rows) out of the garbage collector's reach. Otherwise every full collection walks them all
+    and stalls a request for tens of milliseconds, which shows as p99 spikes."""
+    gc.collect()
+    gc.freeze()
 
 
 def _warm_up_request(model: Model) -> RankRequest:
@@ -395,6 +405,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             await service.rank(new, _warm_up_request(new))
             service.model = new  # one assignment: every request sees the old or the new model
             service.metrics.serving(new)
+            _settle_garbage_collector()
         return ReloadResponse(
             previous_version=old.version,
             model_version=new.version,

@@ -81,7 +81,7 @@ class Ranker(nn.Module):
 
     def forward(self, categorical: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
         rows = categorical + self.offsets
-        logit = self.bias.expand(len(rows))
+        logit = self.bias.expand(rows.shape[0])
         if self.spec.linear:
             logit = logit + self.weights(rows).sum((1, 2)) + self.dense_weights(dense)[:, 0]
         if not hasattr(self, "embedding"):
