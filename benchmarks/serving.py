@@ -18,6 +18,7 @@ import asyncio
 import gc
 import os
 import signal
+import statistics
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from shared.settings import get_settings
 
 RATES = (50, 100, 200, 300, 400, 500, 600, 800, 1000, 1200)
 STEP_S = 3.0
+RAMP_REPEATS = 3
 P99_GOAL_MS = 10.0
 P50_RATIO_GOAL = 2.0
 
@@ -40,15 +42,20 @@ def _sustained(result) -> bool:
 
 
 def _ramp(url: str, bodies: list[dict], keep) -> dict:
-    """Step through RATES while `keep(result)` holds; the highest rate that kept it."""
-    best, steps = 0, []
-    for rate in RATES:
-        result = asyncio.run(open_loop(url, bodies, rate, STEP_S))
-        steps.append(result.summary())
-        if not keep(result):
-            break
-        best = rate
-    return {"highest_rps": best, "steps": steps}
+    """Step through RATES while `keep(result)` holds; the highest rate that kept it. Repeated
+    RAMP_REPEATS times: one stall of the shared cores in one step can end a ramp early, so the
+    median of the repeats is the figure, with the spread beside it."""
+    highest, steps = [], []
+    for _ in range(RAMP_REPEATS):
+        best = 0
+        for rate in RATES:
+            result = asyncio.run(open_loop(url, bodies, rate, STEP_S))
+            steps.append(result.summary())
+            if not keep(result):
+                break
+            best = rate
+        highest.append(best)
+    return {"highest_rps": statistics.median(highest), "repeats": highest, "steps": steps}
 
 
 def _server(env: dict, batching: bool):
@@ -76,7 +83,7 @@ def overhead(env: dict, bodies: list[dict]) -> dict:
         asyncio.run(open_loop(f"{base}/v1/ad-break/rank", bodies[:100], 50, 1.0))  # warm up
         noop_max = _ramp(f"{base}/bench/noop", bodies, _sustained)
         rank_max = _ramp(f"{base}/v1/ad-break/rank", bodies, _sustained)
-        rate = max(noop_max["highest_rps"] // 2, RATES[0])
+        rate = max(int(noop_max["highest_rps"] // 2), RATES[0])
         runs: dict[str, list] = {"noop": [], "rank": []}
         for _ in range(3):
             for name, path in (("noop", "/bench/noop"), ("rank", "/v1/ad-break/rank")):
@@ -99,6 +106,8 @@ def overhead(env: dict, bodies: list[dict]) -> dict:
         "p99_over_goal": round(rank_p99["median"] / P99_GOAL_MS, 2),
         "noop_highest_rps": noop_max["highest_rps"],
         "rank_highest_rps": rank_max["highest_rps"],
+        "noop_ramps": noop_max["repeats"],
+        "rank_ramps": rank_max["repeats"],
         "throughput_ratio": round(rank_max["highest_rps"] / max(noop_max["highest_rps"], 1), 2),
         "ramps": {"noop": noop_max["steps"], "rank": rank_max["steps"]},
     }
@@ -256,11 +265,12 @@ def markdown(e: dict) -> str:
         f"{o['noop_p50_ms']['median']:.2f} ms | {o['p50_ratio']} | at most {P50_RATIO_GOAL} |",
         f"| p99 at {rate} (median of 3) | {o['rank_p99_ms']['median']:.2f} ms | "
         f"{o['noop_p99_ms']['median']:.2f} ms | {o['p99_over_goal']} of the goal | {p99_goal} |",
-        f"| highest sustained rate | {o['rank_highest_rps']} req/s | "
-        f"{o['noop_highest_rps']} req/s | {o['throughput_ratio']} | |",
-        f"| highest rate with p99 <= {P99_GOAL_MS:.0f} ms | batching on: "
-        f"{b['on']['highest_rps']} req/s | off: {b['off']['highest_rps']} req/s | "
-        f"{b['ratio_on_over_off']} | |",
+        f"| highest sustained rate (median of {RAMP_REPEATS} ramps) | "
+        f"{o['rank_highest_rps']:.0f} req/s {o['rank_ramps']} | "
+        f"{o['noop_highest_rps']:.0f} req/s {o['noop_ramps']} | {o['throughput_ratio']} | |",
+        f"| highest rate with p99 <= {P99_GOAL_MS:.0f} ms (median of {RAMP_REPEATS}) | batching "
+        f"on: {b['on']['highest_rps']:.0f} req/s {b['on']['repeats']} | off: "
+        f"{b['off']['highest_rps']:.0f} req/s {b['off']['repeats']} | {b['ratio_on_over_off']} | |",
         "",
         "| model runtime | eager, us | TorchScript, us | speed-up | same scores |",
         "|---|---:|---:|---:|---|",
