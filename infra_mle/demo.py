@@ -38,12 +38,12 @@ import psutil
 
 from infra_mle.loadtest import open_loop
 from shared.artifacts import LATEST, latest_model, load_model, upload_model
-from shared.features import FEATURE_SPEC_VERSION, FEATURE_TABLES, compute_features
+from shared.features import write_snapshot
 from shared.generate import DATASET_FILE, GenerateConfig, generate, read_events
 from shared.lake import Lake
 from shared.s3 import MotoServer, free_port, upload_dir
 from shared.settings import get_settings
-from shared.storage import atomic_partition, atomic_write_json
+from shared.storage import atomic_write_json
 
 PRESET, DAYS = "small", 14  # model_mle's default experiment: the models were trained on it
 CANDIDATES = 20  # ads per ranking request
@@ -60,16 +60,7 @@ def prepare(lake: Lake, source: Lake, seed: int) -> tuple[Path, dt.date, pd.Data
     day = pd.to_datetime(events["ingest_date"]).max().date() + dt.timedelta(days=1)
     snapshot = lake.partition("gold", "online_snapshot", day)
     if not snapshot.exists():
-        import pyarrow as pa
-
-        with atomic_partition(snapshot) as part:
-            for table, frame in zip(FEATURE_TABLES, compute_features(events, day), strict=True):
-                part.write_table(
-                    f"{table.name}.parquet", pa.Table.from_pandas(frame, preserve_index=False)
-                )
-            part.extra.update(
-                {"feature_spec_version": FEATURE_SPEC_VERSION, "as_of": day.isoformat()}
-            )
+        write_snapshot(snapshot, events, day)
     entities = lake.zone("raw") / "entities"
     shutil.copytree(world / "raw" / "entities", entities, dirs_exist_ok=True)
     for surface in ("ad_break", "home_row"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -262,3 +263,23 @@ def training_set(
         features = compute_features(events, day)
     out = attach_features(rows, features, surface)
     return out.sort_values(["event_time", "event_id"], ignore_index=True)
+
+
+def write_snapshot(dest: Path, events: pd.DataFrame, as_of: dt.date) -> Path:
+    """The online feature snapshot of `as_of` from bronze events, in the layout data_mle's publish
+    step writes (`gold/online_snapshot/dt=D/`: one Parquet file per table and a manifest with the
+    spec version and the day), written atomically: for services and demos that start from events
+    instead of from the Spark pipeline."""
+    import pyarrow as pa
+
+    from shared.storage import atomic_partition
+
+    with atomic_partition(dest) as part:
+        for table, frame in zip(FEATURE_TABLES, compute_features(events, as_of), strict=True):
+            part.write_table(
+                f"{table.name}.parquet", pa.Table.from_pandas(frame, preserve_index=False)
+            )
+        part.extra.update(
+            {"feature_spec_version": FEATURE_SPEC_VERSION, "as_of": as_of.isoformat()}
+        )
+    return dest

@@ -13,7 +13,7 @@ import torch
 
 from shared.artifacts import export_model
 from shared.encoding import CATEGORICAL_FIELDS, FeatureEncoder, dense_columns
-from shared.features import FEATURE_SPEC_VERSION, FEATURE_TABLES, compute_features, training_set
+from shared.features import training_set, write_snapshot
 from shared.generate import read_events
 from shared.ranker import Ranker, RankerSpec
 from shared.storage import atomic_partition
@@ -36,15 +36,7 @@ def serving_day(clean_dataset) -> dt.date:
 @pytest.fixture(scope="session")
 def snapshot_dir(tmp_path_factory, events, serving_day) -> Path:
     dest = tmp_path_factory.mktemp("snapshot") / f"dt={serving_day.isoformat()}"
-    with atomic_partition(dest) as part:
-        for table, frame in zip(FEATURE_TABLES, compute_features(events, serving_day), strict=True):
-            part.write_table(
-                f"{table.name}.parquet", pa.Table.from_pandas(frame, preserve_index=False)
-            )
-        part.extra.update(
-            {"feature_spec_version": FEATURE_SPEC_VERSION, "as_of": serving_day.isoformat()}
-        )
-    return dest
+    return write_snapshot(dest, events, serving_day)
 
 
 def make_artifact(
