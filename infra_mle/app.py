@@ -43,6 +43,7 @@ from prometheus_client import (
 )
 from starlette.concurrency import run_in_threadpool
 
+from infra_mle.batch_score import HOME_FILE, POPULAR_FILE
 from infra_mle.batching import MicroBatcher
 from infra_mle.online import OnlineScorer
 from infra_mle.schemas import (
@@ -62,8 +63,6 @@ from shared.storage import ChecksumError, read_manifest
 
 log = logging.getLogger("infra_mle")
 SURFACE = "ad_break"
-HOME_FILE = "home_rows.parquet"
-POPULAR_FILE = "popular.parquet"
 
 
 @dataclass(frozen=True)

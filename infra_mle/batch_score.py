@@ -38,6 +38,7 @@ from shared.lake import Lake
 K = 10
 BATCH_HOUR = 20  # the evening peak of sessions (shared.simulate.HOUR_PROFILE)
 RECS_TABLE = "batch_recs"
+HOME_FILE, POPULAR_FILE = "home_rows.parquet", "popular.parquet"  # what the service reads
 USERS_PER_BATCH = 256  # x 1,000 titles: about 256,000 rows per forward pass, 20 MB of inputs
 OUTPUT_SCHEMA = "user_id string, rank int, title_id string, p_click double"
 PARTITIONS = 8  # tasks: a few per core here; a cluster would use more
@@ -127,9 +128,9 @@ def run_batch(
     rows = score_all_users(spark, users, titles, model_dir, snapshot_dir, k)
     dest = lake.partition("artifacts", RECS_TABLE, day)
     with atomic_partition(dest) as part:
-        part.write_table("home_rows.parquet", pa.Table.from_pandas(rows, preserve_index=False))
+        part.write_table(HOME_FILE, pa.Table.from_pandas(rows, preserve_index=False))
         popular = popular_row(snapshot_dir, titles, k)
-        part.write_table("popular.parquet", pa.Table.from_pandas(popular, preserve_index=False))
+        part.write_table(POPULAR_FILE, pa.Table.from_pandas(popular, preserve_index=False))
         part.extra.update(
             {
                 "generated_for": day.isoformat(),

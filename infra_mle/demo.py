@@ -184,7 +184,7 @@ def home_row_quality(
     own device and hour, for the same visits. Visits: the last day's home-row requests."""
     import json
 
-    from infra_mle.batch_score import BATCH_HOUR
+    from infra_mle.batch_score import BATCH_HOUR, HOME_FILE, RECS_TABLE
     from infra_mle.online import OnlineScorer
     from shared.click_model import click_probability
     from shared.presets import get_preset
@@ -199,7 +199,7 @@ def home_row_quality(
     home = events[(events["event_type"] == "impression") & (events["surface"] == "home_row")]
     visits = home.drop_duplicates("request_id").sample(n, random_state=seed)
     visits = visits.assign(hour=visits["event_time"].dt.hour)
-    recs = pd.read_parquet(lake.partition("artifacts", "batch_recs", day) / "home_rows.parquet")
+    recs = pd.read_parquet(lake.partition("artifacts", RECS_TABLE, day) / HOME_FILE)
     batch_rows = recs.groupby("user_id")["title_id"].apply(list)
     model = load_model(latest_model(lake.zone("artifacts"), "home_row"))
     scorer = OnlineScorer.load(model, lake.partition("gold", "online_snapshot", day))
