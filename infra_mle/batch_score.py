@@ -85,6 +85,10 @@ def score_all_users(
     model, snapshot = str(model_dir), str(snapshot_dir)
 
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        # Imported by name, not taken from this module's globals: run as a script (spark-submit,
+        # python -m) this module is __main__, which the workers cannot import.
+        from infra_mle.batch_score import _scorer
+
         scorer = _scorer(model, snapshot)
         for frame in batches:
             yield top_k_rows(frame, titles, scorer, k)

@@ -80,3 +80,21 @@ def test_rerunning_a_day_gives_identical_files(spark, recs, batch_lake, serving_
     before = read_manifest(path)["files"]
     assert read_manifest(run_batch(spark, batch_lake, serving_day))["files"] == before
     assert [p.name for p in (batch_lake.zone("artifacts") / RECS_TABLE).iterdir()] == [path.name]
+
+
+def test_the_command_line_runs_the_job_as_spark_submit_would(batch_lake, serving_day, recs):
+    """Run as a script, the job's module is __main__ in the driver; the workers must still find
+    the scoring function."""
+    import subprocess
+    import sys
+
+    path, _ = recs
+    before = read_manifest(path)["files"]
+    result = subprocess.run(
+        [sys.executable, "-m", "infra_mle.batch_score", "--day", serving_day.isoformat(),
+         "--lake", str(batch_lake.root)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"home rows for {serving_day}" in result.stdout
+    assert read_manifest(path)["files"] == before
