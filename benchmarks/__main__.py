@@ -23,7 +23,7 @@ def main() -> None:
     print("model quality against the oracle (small preset, 14 and 7 days)...", flush=True)
     model_entry = model.run()
     print("serving: the ranking service and the batch job (infra_mle) ...", flush=True)
-    serving_entry = serving.run()
+    serving_entry = serving.run_isolated()
     report = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
