@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from model_mle.evaluate import row_log_loss
 from model_mle.models import ARCHITECTURES, MODEL_NAMES, PopularityModel, build_network
 from shared.encoding import CATEGORICAL_FIELDS, FeatureEncoder, dense_columns
 from shared.ranker import Ranker
@@ -90,11 +91,6 @@ def predict_arrays(
     return np.concatenate(out) if out else np.empty(0)
 
 
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
-
-
 def fit_network(
     network: Ranker,
     train: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -127,7 +123,7 @@ def fit_network(
             optimizer.step()
             total += loss.item() * len(batch)
         p_valid = predict_arrays(network, valid[0], valid[1])
-        valid_loss = _log_loss(y_valid, p_valid)
+        valid_loss = float(row_log_loss(y_valid, p_valid).mean())
         history.append(
             {
                 "epoch": epoch + 1,

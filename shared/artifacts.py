@@ -32,7 +32,13 @@ import pandas as pd
 
 from shared.encoding import FeatureEncoder
 from shared.features import FEATURE_SPEC_VERSION
-from shared.storage import atomic_write_json, sha256_file, to_json_text
+from shared.storage import (
+    ChecksumError,
+    atomic_write_json,
+    sha256_file,
+    to_json_text,
+    verify_files,
+)
 
 ARTIFACT_FORMAT = 1
 MANIFEST = "manifest.json"
@@ -141,13 +147,10 @@ def verify_artifact(path: Path) -> dict:
         raise ArtifactError(
             f"{path}: the manifest lists {sorted(listed)}, the folder holds {sorted(present)}"
         )
-    for name, meta in manifest["files"].items():
-        actual = sha256_file(path / name)
-        if actual != meta["sha256"]:
-            raise ArtifactError(
-                f"{path / name} was changed after export: sha256 {actual[:12]}..., "
-                f"the manifest says {meta['sha256'][:12]}..."
-            )
+    try:
+        verify_files(path, manifest["files"])
+    except ChecksumError as e:
+        raise ArtifactError(f"a file was changed after export: {e}") from None
     if manifest.get("feature_spec_version") != FEATURE_SPEC_VERSION:
         raise ArtifactError(
             f"{path}: trained on feature spec {manifest.get('feature_spec_version')!r}, "

@@ -144,11 +144,16 @@ def read_manifest(folder: Path) -> dict:
 def verify_partition(folder: Path) -> dict:
     """Check every file against the manifest; return the manifest."""
     manifest = read_manifest(folder)
-    for name, meta in manifest["files"].items():
+    verify_files(folder, manifest["files"])
+    return manifest
+
+
+def verify_files(folder: Path, files: dict[str, dict]) -> None:
+    """Check each `folder/name` against the sha256 its manifest entry records."""
+    for name, meta in files.items():
         actual = sha256_file(folder / name)
         if actual != meta["sha256"]:
             raise ChecksumError(
                 f"{folder / name}: sha256 is {actual[:12]}..., "
                 f"the manifest says {meta['sha256'][:12]}..."
             )
-    return manifest
