@@ -25,6 +25,7 @@ from pathlib import Path
 from data_mle.quality import REPORT_TABLE
 from shared.lake import Lake
 from shared.settings import get_settings
+from shared.storage import read_manifest
 
 DAG_ID = "marquee_daily_etl"
 DAGS_FOLDER = Path(__file__).resolve().parent / "dags"
@@ -131,6 +132,31 @@ def _why(lake: Lake, day: dt.date, tasks: dict[str, dict], output: str) -> str:
             if marker in line:
                 return f"{failed or 'the run'} failed: {line.strip()[:500]}"
     return f"{failed or 'the run'} failed"
+
+
+def day_report(lake: Lake, run: DayRun) -> dict:
+    """What a day's run did, from its outputs: the reconciliation counts in the bronze manifest,
+    every gate with its value and threshold, and the time of each task."""
+    bronze = lake.partition("bronze", "events", run.day)
+    counts = read_manifest(bronze)["reconciliation"] if bronze.is_dir() else {}
+    quality_path = lake.partition("bronze", REPORT_TABLE, run.day) / "quality.json"
+    gates = json.loads(quality_path.read_text())["gates"] if quality_path.exists() else []
+    return {
+        "ok": run.ok,
+        "input_rows": counts.get("input_lines"),
+        "accepted": counts.get("accepted"),
+        "quarantined": counts.get("quarantined", {}),
+        "duplicates": sum(counts.get("duplicates", {}).values()),
+        "late": counts.get("late"),
+        "reconciled": counts.get("reconciled", False),
+        "gates": {
+            g["name"]: {"value": g["value"], "threshold": g["threshold"], "passed": g["passed"]}
+            for g in gates
+        },
+        "tasks": run.tasks,
+        "seconds": run.seconds,
+        "error": run.error,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

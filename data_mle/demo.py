@@ -19,22 +19,20 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from data_mle.airflow_runner import DayRun, migrate, run_day
+from data_mle.airflow_runner import day_report, migrate, run_day
 from data_mle.connect import SparkConnectServer
-from data_mle.quality import REPORT_TABLE
 from shared.faults import FaultConfig
 from shared.generate import GenerateConfig, generate
 from shared.lake import Lake, partition_name
 from shared.s3 import MotoServer, upload_dir
 from shared.settings import get_settings
-from shared.storage import atomic_partition, atomic_write_json, read_manifest
+from shared.storage import atomic_partition, atomic_write_json
 
 DAYS = 7
 FAULT_DAYS = "1,3"  # 0-based: the 2nd and 4th day get corrupted records
@@ -49,29 +47,6 @@ def _outputs(lake: Lake, day: dt.date) -> dict[str, str]:
         for manifest in sorted(lake.zone(zone).glob(f"**/{partition_name(day)}/_manifest.json")):
             found[str(manifest.parent.relative_to(lake.root))] = manifest.read_text()
     return found
-
-
-def _day_report(lake: Lake, run: DayRun) -> dict:
-    bronze = lake.partition("bronze", "events", run.day)
-    counts = read_manifest(bronze)["reconciliation"] if bronze.is_dir() else {}
-    quality_path = lake.partition("bronze", REPORT_TABLE, run.day) / "quality.json"
-    gates = json.loads(quality_path.read_text())["gates"] if quality_path.exists() else []
-    return {
-        "ok": run.ok,
-        "input_rows": counts.get("input_lines"),
-        "accepted": counts.get("accepted"),
-        "quarantined": counts.get("quarantined", {}),
-        "duplicates": sum(counts.get("duplicates", {}).values()),
-        "late": counts.get("late"),
-        "reconciled": counts.get("reconciled", False),
-        "gates": {
-            g["name"]: {"value": g["value"], "threshold": g["threshold"], "passed": g["passed"]}
-            for g in gates
-        },
-        "tasks": run.tasks,
-        "seconds": run.seconds,
-        "error": run.error,
-    }
 
 
 def _print_day(day: dt.date, r: dict) -> None:
@@ -138,7 +113,7 @@ def main() -> int:
 
         print("\n== 1. the week, one DAG run per day ==")
         for day in days[:DAYS]:
-            result = _day_report(lake, run_day(lake, day))
+            result = day_report(lake, run_day(lake, day))
             report["days"][day.isoformat()] = result
             _print_day(day, result)
             if not result["ok"]:
@@ -150,7 +125,7 @@ def main() -> int:
         bad_day, last_good = days[DAYS], days[DAYS - 1]
         before = _outputs(lake, last_good)
         kept = _corrupt_and_upload(world, bad_day, lake)
-        broken = _day_report(lake, run_day(lake, bad_day))
+        broken = day_report(lake, run_day(lake, bad_day))
         _print_day(bad_day, broken)
         untouched = _outputs(lake, last_good) == before
         no_training = not lake.partition("gold", "training/ad_break", bad_day).exists()

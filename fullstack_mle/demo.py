@@ -1,0 +1,122 @@
+"""`make demo` / `make demo-fullstack`: the whole loop, a few business days, end to end.
+
+    python -m fullstack_mle.demo [--days 3] [--visitors 400] [--preset small] [--serve]
+
+Runs `loop.Loop` in `<lake root>/fullstack_demo` (replaced on each run), prints a summary per
+day (the data, the gates, the gate's decision per model, the visitors' click rate against the
+oracle's) and writes `reports/demo-fullstack.json`. With `--serve` the web app and the ranking
+service stay up after the last day, at the printed URL, until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+from fullstack_mle.loop import Loop, LoopConfig
+from shared.settings import get_settings
+from shared.storage import atomic_write_json
+
+
+def day_summary(r: dict) -> dict:
+    """The per-day figures the report promises, from a day's record."""
+    visits = r["visits"] or {}
+    return {
+        "promoted": r["promoted"],
+        "online_ctr": visits.get("online_ctr"),
+        "oracle_ctr": visits.get("oracle_ctr"),
+        "expected_ctr": visits.get("expected_ctr"),
+        "feedback_events": r["feedback"]["events"],
+        "feedback_clicks": r["feedback"]["clicks"],
+        "feedback_reconciled": r["feedback"]["reconciled"],
+        "etl_ok": r["pipeline"]["ok"],
+        "input_rows": r["pipeline"]["input_rows"],
+        "gates_passed": all(g["passed"] for g in r["pipeline"]["gates"].values()),
+        "models": {
+            s: {
+                "version": m["candidate"],
+                "promoted": m["promoted"],
+                "reason": m["reason"],
+                "logloss": m["candidate_metrics"]["logloss"],
+                "champion_logloss": (m["champion_metrics"] or {}).get("logloss"),
+            }
+            for s, m in r["models"].items()
+        },
+        "alerts": r["alerts"],
+        "seconds": r["seconds"],
+    }
+
+
+def print_day(r: dict) -> None:
+    p, f = r["pipeline"], r["feedback"]
+    gates = " ".join(f"{n}{'' if g['passed'] else ' FAILED'}" for n, g in p["gates"].items())
+    print(f"\n{r['day']}  ({r['seconds']} s)")
+    run = "ok" if p["ok"] else "FAILED"
+    print(f"  data      {p['input_rows']:,} raw lines ({f['events']:,} from the app), "
+          f"{p['accepted']:,} accepted; DAG {run} in {p['seconds']} s")  # fmt: skip
+    print(f"  gates     {gates}")
+    if r["visits"]:
+        v = r["visits"]
+        reconciled = "all in bronze" if f["reconciled"] else f"{f['missing_clicks']} MISSING"
+        print(f"  visitors  {v['visits']} visits, {v['impressions']:,} impressions, {v['clicks']} "
+              f"clicks ({reconciled}); ranking p50 {v['latency_ms']['p50']} ms")  # fmt: skip
+        print(f"  clicks    online {100 * v['online_ctr']:.2f}%, served (expected) "
+              f"{100 * v['expected_ctr']:.2f}%, oracle {100 * v['oracle_ctr']:.2f}%, "
+              f"regret {100 * v['regret']:.2f} pts")  # fmt: skip
+    else:
+        print("  visitors  none yet: no model was serving")
+    for surface, m in r["models"].items():
+        verdict = "PROMOTED" if m["promoted"] else "kept champion"
+        print(f"  {surface:9} {verdict}: {m['reason']}")
+    if r["deploy"]:
+        d = r["deploy"]
+        print(f"  deploy    home rows for {d['serving_day']} ({d['batch_users']:,} users, "
+              f"{d['batch_seconds']} s); service {d['service']}")  # fmt: skip
+    for alert in r["alerts"]:
+        print(f"  ALERT     {alert['kind']}: {alert['message']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=3, help="business days (default 3)")
+    parser.add_argument("--visitors", type=int, default=400, help="visits per day (default 400)")
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--serve", action="store_true", help="keep the app up after the loop")
+    args = parser.parse_args(argv)
+    try:
+        config = LoopConfig(preset=args.preset, days=args.days, visitors=args.visitors)
+    except ValueError as error:
+        parser.exit(2, f"error: {error}\n")
+    settings = get_settings()
+    reports = settings.reports_dir
+    began = time.perf_counter()
+    report: dict = {"preset": config.preset, "days": {}, "visitors_per_day": config.visitors}
+    print(f"the loop: {config.days} days of the {config.preset} preset, "
+          f"{config.visitors} app visits a day")  # fmt: skip
+    with Loop(config, settings.lake_root / "fullstack_demo") as loop:
+        print(f"set up in {time.perf_counter() - began:.0f} s; the app is at {loop.app_url}")
+        for record in loop.run():
+            print_day(record)
+            report["days"][record["day"]] = day_summary(record)
+        report["seconds"] = round(time.perf_counter() - began, 1)
+        report["history"] = str(loop.history_path)
+        atomic_write_json(reports / "demo-fullstack.json", report)
+        print(f"\nthe loop took {report['seconds']} s; wrote {reports / 'demo-fullstack.json'}")
+        if args.serve:
+            print(f"\nserving: viewer {loop.app_url}/  dashboard {loop.app_url}/dashboard"
+                  "  (Ctrl-C stops)", flush=True)  # fmt: skip
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                print("stopping")
+    days = report["days"].values()
+    ok = all(d["etl_ok"] for d in days) and all(d["feedback_reconciled"] is not False for d in days)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""The closed loop, one business day at a time: the full-stack ML engineer's driver.
+
+    with Loop(LoopConfig(preset="small", days=3), root) as loop:
+        for record in loop.run():
+            print(record["day"], record["promoted"])
+
+Setting up (once): a moto S3 server and a Spark Connect server start; the world is generated
+(the business's traffic and the ground truth the visitors follow); Airflow's database is created;
+the entity tables are published; the web app starts.
+
+Each business day D:
+1. the business's own events of D land in S3 raw, and the app opens D;
+2. once a model is deployed, simulated visitors use the app (`visitors.py`); the app logs what
+   it showed and what they clicked, and ships it to S3 raw as `feedback-*.jsonl.gz` of D;
+3. the raw partition is sealed (its manifest, written last) and data_mle's DAG runs D for real
+   (Airflow: sensor, land, ingest, gates, features, training sets, publish);
+4. every click the visitors sent is looked up in D's bronze table (`feedback_reconciled`);
+5. model_mle's library trains a candidate per surface; the gate promotes it or keeps the
+   champion (`retrain.py`, `gate.py`, `registry.py`);
+6. the champions go to S3, infra_mle's batch job scores every user's home row for D+1, and
+   infra_mle's service starts (the first time) or reloads: D+1 is served;
+7. alerts are raised (`monitoring.py`) and the day's record is appended to `history.json`,
+   which the dashboard shows.
+After the last day the app is left open on the day after, for people to click in (`--serve`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+import pyarrow.parquet as pq
+
+from data_mle.airflow_runner import day_report, migrate, run_day
+from data_mle.connect import SparkConnectServer
+from fullstack_mle.deploy import Process, publish_champions, publish_entities, reload_service
+from fullstack_mle.monitoring import day_alerts
+from fullstack_mle.raw_day import land_business_events, seal_day
+from fullstack_mle.registry import Registry
+from fullstack_mle.retrain import retrain_surface
+from fullstack_mle.settings import AppSettings
+from fullstack_mle.visitors import GroundTruth, run_visitors
+from infra_mle.demo import run_batch_job
+from model_mle.train import TrainConfig
+from shared.generate import GenerateConfig, generate
+from shared.lake import Lake
+from shared.presets import get_preset
+from shared.s3 import MotoServer, free_port
+from shared.schema import SURFACES
+from shared.settings import get_settings
+from shared.storage import atomic_write_json
+from shared.world import Drift, build_world
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    preset: str = "small"
+    days: int = 3  # business days through the DAG; visitors come from the second on
+    visitors: int = 400  # visits through the app per day
+    seed: int = field(default_factory=lambda: get_settings().seed)
+    drift: Drift | None = None  # the world's tastes may shift on a day, for the alerts
+    epochs: int = 8
+
+    def __post_init__(self) -> None:
+        get_preset(self.preset)
+        if self.days < 2:
+            raise ValueError(f"days must be at least 2 (train, then serve), not {self.days}")
+        if self.visitors < 1:
+            raise ValueError(f"visitors must be at least 1, not {self.visitors}")
+
+
+class Loop:
+    """The loop's servers and state, started on enter and stopped on exit."""
+
+    def __init__(self, config: LoopConfig, root: Path):
+        self.config = config
+        self.root = root
+        self.lake = Lake(root)
+        self.world_dir = root / "world"
+        self.token = secrets.token_urlsafe(24)  # this run's admin token, for both servers
+        self.app_settings: AppSettings | None = None
+        self.registry = Registry(root / "fullstack" / "registry.json")
+        self.history_path = root / "fullstack" / "history.json"
+        self.history: list[dict] = []
+        self.app: Process | None = None
+        self.service: Process | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._moto: MotoServer | None = None
+        self._spark: SparkConnectServer | None = None
+
+    # -- set-up and tear-down -------------------------------------------------------------
+    def _setenv(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+        get_settings.cache_clear()
+
+    def __enter__(self) -> Loop:
+        shutil.rmtree(self.root, ignore_errors=True)
+        self.root.mkdir(parents=True)
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _start(self) -> None:
+        c = self.config
+        self._moto = MotoServer().start()
+        self._setenv(
+            {
+                **self._moto.env(),
+                "MARQUEE_LAKE_ROOT": str(self.root),
+                "MARQUEE_RAW_WAIT_TIMEOUT_S": "60",
+            }
+        )
+        self._spark = SparkConnectServer().start()
+        self._setenv(self._spark.env())
+        generate(
+            GenerateConfig(preset=c.preset, days=c.days + 1, seed=c.seed, drift=c.drift),
+            self.world_dir,
+        )
+        self.world = build_world(get_preset(c.preset), c.seed, GenerateConfig().start, c.drift)
+        self.days = [self.world.date_of(k) for k in range(c.days)]
+        migrate(self.lake)
+        publish_entities(self.world_dir, self.lake, get_settings().bucket)
+        env = {
+            **os.environ,
+            "MARQUEE_APP_ADMIN_TOKEN": self.token,
+            "MARQUEE_SERVE_ADMIN_TOKEN": self.token,
+        }
+        service_port = free_port()
+        env["MARQUEE_APP_SERVICE_URL"] = f"http://127.0.0.1:{service_port}"
+        self.service = Process("infra_mle.serve", service_port, env, "/readyz")
+        self.app = Process("fullstack_mle.serve", free_port(), env, "/api/status")
+        self.app.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for process in (self.app, self.service):
+            if process is not None:
+                process.stop()  # the app ships what it logged on the way out
+        for server in (self._spark, self._moto):
+            if server is not None:
+                server.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+    # -- the app's admin API --------------------------------------------------------------
+    def _admin(self, path: str, body: dict | None = None) -> dict:
+        assert self.app is not None
+        response = httpx.post(
+            f"{self.app.url}{path}",
+            json=body or {},
+            timeout=60,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"app {path} answered {response.status_code}: {response.text}")
+        return response.json()
+
+    @property
+    def app_url(self) -> str:
+        assert self.app is not None
+        return self.app.url
+
+    # -- one day --------------------------------------------------------------------------
+    def run(self) -> Iterator[dict]:
+        """Run every day in order, yielding each day's record; stops after a failed ETL run."""
+        for day in self.days:
+            record = self.run_day(day)
+            yield record
+            if not record["pipeline"]["ok"]:
+                return
+        self._admin("/api/admin/open-day", {"day": self.world.date_of(len(self.days)).isoformat()})
+
+    def run_day(self, day: dt.date) -> dict:
+        started = time.perf_counter()
+        bucket = get_settings().bucket
+        land_business_events(self.world_dir, day, bucket)
+        self._admin("/api/admin/open-day", {"day": day.isoformat()})
+        visitors = None
+        if self.service is not None and self.service.process is not None:
+            truth = GroundTruth(self.world, day, self._bids())
+            visitors = run_visitors(self.app_url, truth, self.config.visitors, self.config.seed)
+        flushed = self._admin("/api/admin/flush")
+        sealed = seal_day(bucket, day)
+
+        pipeline = day_report(self.lake, run_day(self.lake, day))
+        record: dict = {
+            "day": day.isoformat(),
+            "raw_files": sorted(sealed["files"]),
+            "pipeline": pipeline,
+            "visits": visitors.summary() if visitors else None,
+            "feedback": self._reconcile(day, visitors, flushed),
+            "models": {},
+            "promoted": False,
+            "deploy": None,
+            "alerts": [],
+        }
+        if pipeline["ok"]:
+            config = TrainConfig(max_epochs=self.config.epochs, seed=self.config.seed)
+            for surface in SURFACES:
+                decision = retrain_surface(self.lake, self.registry, surface, day, config)
+                record["models"][surface] = asdict(decision)
+            record["promoted"] = any(m["promoted"] for m in record["models"].values())
+            record["deploy"] = self._deploy(day + dt.timedelta(days=1))
+        record["alerts"] = day_alerts(pipeline, visitors.by_surface if visitors else None)
+        record["seconds"] = round(time.perf_counter() - started, 1)
+        self.history.append(record)
+        atomic_write_json(self.history_path, self.history)
+        return record
+
+    def _bids(self) -> dict[str, float]:
+        ads = self.world.ads
+        return dict(zip(ads["ad_id"].astype(str), ads["bid"].astype(float), strict=True))
+
+    def _reconcile(self, day: dt.date, visitors, flushed: dict) -> dict:
+        """Every click a visitor sent must be in D's bronze table, once."""
+        events = flushed["events"]
+        if visitors is None:
+            return {"events": events, "clicks": 0, "reconciled": None, "missing_clicks": 0}
+        bronze = self.lake.partition("bronze", "events", day)
+        found = set()
+        if bronze.is_dir():
+            ids = pq.read_table(bronze, columns=["event_id"]).column("event_id").to_pylist()
+            found = set(ids) & set(visitors.click_ids)
+        missing = len(set(visitors.click_ids) - found)
+        return {
+            "events": events,
+            "clicks": len(visitors.click_ids),
+            "reconciled": missing == 0,
+            "missing_clicks": missing,
+        }
+
+    def _deploy(self, serving_day: dt.date) -> dict:
+        """Ship the champions, score tomorrow's home rows, and (re)start serving."""
+        assert self.service is not None
+        bucket = get_settings().bucket
+        started = time.perf_counter()
+        versions = publish_champions(self.lake, self.registry, bucket)
+        batch = run_batch_job(self.lake, serving_day, bucket)
+        if self.service.process is None:
+            ready_s = self.service.start()
+            how = f"started in {ready_s:.1f} s"
+        else:
+            reloaded = reload_service(self.service.url, self.token)
+            how = f"reloaded ({'new model' if reloaded['changed'] else 'same model'})"
+        return {
+            "serving_day": serving_day.isoformat(),
+            "champions": versions,
+            "batch_seconds": batch["seconds"],
+            "batch_users": batch["users_scored"],
+            "service": how,
+            "seconds": round(time.perf_counter() - started, 1),
+        }

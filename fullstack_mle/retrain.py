@@ -1,0 +1,113 @@
+"""Daily retraining: a candidate per surface from data_mle's training sets, judged against the
+champion on rows neither model has seen, through the gate, and registered.
+
+For business day D (its ETL done), the rows of `gold/training/<surface>/dt=...` split by request:
+- gate rows: `GATE_SHARE` of day D's requests. The champion was trained before D existed, and the
+  candidate never sees them, so both are judged on equal terms.
+- the candidate's training rows: every earlier day and the rest of day D; `VALID_SHARE` of their
+  requests choose the epoch (model_mle's early stopping).
+Splitting by request keeps a home row's ten impressions together, as ranking metrics need.
+
+    decision = retrain_surface(lake, registry, "ad_break", day)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import numpy as np
+import pandas as pd
+
+from data_mle.training import training_table
+from fullstack_mle.gate import GateRule, decide
+from fullstack_mle.registry import Decision, Registry
+from model_mle.evaluate import classification_metrics
+from model_mle.train import TrainConfig, export, train_model
+from shared.artifacts import load_model, models_root
+from shared.lake import Lake
+
+GATE_SHARE = 0.2
+VALID_SHARE = 0.1
+GATE_METRICS = ("auc", "logloss", "ece", "mean_p", "ctr")
+
+
+def read_training_days(lake: Lake, surface: str, through: dt.date) -> pd.DataFrame:
+    """Every training-set partition of `surface` up to `through`, in day order, with the day of
+    its partition (a late event's own time may fall on the day before)."""
+    days = [d for d in lake.days("gold", training_table(surface)) if d <= through]
+    if not days:
+        raise FileNotFoundError(
+            f"no training sets for {surface} up to {through}: run data_mle's DAG for a day first"
+        )
+    frames = [
+        pd.read_parquet(lake.partition("gold", training_table(surface), d)).assign(partition=d)
+        for d in days
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def request_bucket(rows: pd.DataFrame, salt: str) -> np.ndarray:
+    """A stable number in [0, 1) per row from its request id: the same split on every run."""
+    hashed = pd.util.hash_pandas_object(rows["request_id"] + salt, index=False).to_numpy()
+    return (hashed % 10_000) / 10_000
+
+
+def split(rows: pd.DataFrame, day: dt.date) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(train, valid, gate) rows for the candidate of `day`."""
+    newest = (rows["partition"] == day).to_numpy()
+    gate = newest & (request_bucket(rows, "gate") < GATE_SHARE)
+    rest = rows[~gate]
+    valid = request_bucket(rest, "valid") < VALID_SHARE
+    return rest[~valid], rest[valid], rows[gate]
+
+
+def gate_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    metrics = classification_metrics(y, p)
+    return {k: round(metrics[k], 6) for k in GATE_METRICS}
+
+
+def retrain_surface(
+    lake: Lake,
+    registry: Registry,
+    surface: str,
+    day: dt.date,
+    config: TrainConfig | None = None,
+    rule: GateRule | None = None,
+) -> Decision:
+    """Train, judge and register the candidate of `surface` for `day`. The artifact is written
+    either way (a rejected model is evidence); only the registry says which one serves."""
+    started = time.perf_counter()
+    rows = read_training_days(lake, surface, day)
+    train, valid, gate = split(rows, day)
+    if gate["label"].nunique() < 2:
+        raise ValueError(f"{surface} {day}: the gate rows hold one class only; more traffic needed")
+    model = train_model(config or TrainConfig(), surface, train, valid, progress=False)
+    y = gate["label"].to_numpy()
+    candidate_metrics = gate_metrics(y, model.predict(gate))
+    window = (str(train["partition"].min()), day.isoformat())
+    artifact = export(model, window, candidate_metrics)
+    champion = registry.champion(surface)
+    champion_metrics = None
+    if champion is not None:
+        served = load_model(models_root(lake.zone("artifacts"), surface) / champion, surface)
+        champion_metrics = gate_metrics(y, served.predict(gate))
+    verdict = decide(candidate_metrics, champion_metrics, rule)
+    if artifact.name == champion:  # the same content again (retrained on the same rows)
+        verdict = type(verdict)(False, "the candidate is the champion: nothing changed")
+    decision = Decision(
+        day=day.isoformat(),
+        surface=surface,
+        candidate=artifact.name,
+        champion=champion,
+        promoted=verdict.promote,
+        reason=verdict.reason,
+        candidate_metrics=candidate_metrics,
+        champion_metrics=champion_metrics,
+        gate_rows=len(gate),
+        training_rows=len(train),
+        training_window=window,
+        train_seconds=round(time.perf_counter() - started, 1),
+    )
+    registry.record(decision)
+    return decision
