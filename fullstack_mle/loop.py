@@ -31,6 +31,7 @@ import os
 import secrets
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -256,7 +257,9 @@ class Loop:
         bucket = get_settings().bucket
         started = time.perf_counter()
         versions = publish_champions(self.lake, self.registry, bucket)
-        batch = run_batch_job(self.lake, serving_day, bucket)
+        with warnings.catch_warnings():  # pyspark's Connect client, about metrics it drops
+            warnings.filterwarnings("ignore", "Could not serialize pd.DataFrame.attrs")
+            batch = run_batch_job(self.lake, serving_day, bucket)
         if self.service.process is None:
             ready_s = self.service.start()
             how = f"started in {ready_s:.1f} s"

@@ -19,9 +19,9 @@ Z_ALERT = 3.0
 def calibration_z(clicks: int, predicted: float, slots: int) -> float | None:
     """(observed - predicted clicks) / sd, with the predicted rate as the null; None when too
     few clicks are expected for the normal approximation."""
-    if predicted < 5 or slots == 0:
+    rate = predicted / slots if slots else 0.0
+    if predicted < 5 or not 0.0 < rate < 1.0:
         return None
-    rate = predicted / slots
     return (clicks - predicted) / math.sqrt(slots * rate * (1 - rate))
 
 

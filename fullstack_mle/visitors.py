@@ -125,6 +125,9 @@ class VisitorsReport:
                     "online_ctr": t.clicks / max(t.impressions, 1),
                     "expected_ctr": t.expected / max(t.impressions, 1),
                     "oracle_ctr": t.oracle / max(t.impressions, 1),
+                    "first_slots": t.top_slots,
+                    "first_slot_clicks": t.clicks_top,
+                    "first_slot_predicted_clicks": round(t.predicted_top, 2),
                 }
                 for s, t in self.by_surface.items()
             },

@@ -40,7 +40,7 @@ def _encode_columns(frame: pd.DataFrame, columns: list[DenseColumn]) -> np.ndarr
     for j, col in enumerate(columns):
         x = frame[col.name].to_numpy(dtype=np.float64)
         x = np.log1p(np.maximum(x, 0.0)) if col.log1p else x
-        out[:, j] = (x - col.mean) / col.std
+        out[:, j] = col.standardise(x)
     return out
 
 

@@ -50,6 +50,9 @@ def dense_columns(surface: str) -> list[str]:
     ]
 
 
+DENSE_CLIP = 8.0  # standard deviations; log-scaled features of normal traffic stay well inside
+
+
 @dataclass(frozen=True)
 class DenseColumn:
     """How one numeric column is scaled: log1p for counts (heavy-tailed), then standardised."""
@@ -58,6 +61,12 @@ class DenseColumn:
     log1p: bool
     mean: float
     std: float
+
+    def standardise(self, scaled: np.ndarray) -> np.ndarray:
+        """(x - mean) / std of already log-scaled values, clipped to +-`DENSE_CLIP`: a column
+        that barely varied in training (day one of a new feature: nearly all zeros) must not
+        turn tomorrow's ordinary values into thousands of standard deviations."""
+        return np.clip((scaled - self.mean) / self.std, -DENSE_CLIP, DENSE_CLIP)
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,7 @@ class FeatureEncoder:
             categorical[:, j] = codes + 1  # -1 (unknown) becomes 0
         dense = np.empty((len(rows), len(self.dense)), dtype=np.float32)
         for j, col in enumerate(self.dense):
-            dense[:, j] = (_scaled(rows[col.name], col.log1p) - col.mean) / col.std
+            dense[:, j] = col.standardise(_scaled(rows[col.name], col.log1p))
         return categorical, dense
 
     def to_json(self) -> dict:
