@@ -15,7 +15,7 @@ PIP_VERSION := 26.3
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
-.PHONY: help setup java lock test lint format bench demo demo-data demo-model demo-infra models serve mlflow-ui notebooks s3 clean
+.PHONY: help setup java lock test lint format bench demo demo-fullstack demo-data demo-model demo-infra world models serve app mlflow-ui notebooks s3 clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,8 +57,13 @@ format: setup ## rewrite the code in ruff's format and apply its safe fixes
 bench: setup models ## run the benchmarks; writes reports/bench.json and reports/bench.md
 	@$(PY) -m benchmarks
 
-demo: setup ## generate the Marquee world (small preset, 7 days) and print its summary
-	@$(PY) -m shared.dataset generate --preset small --days 7 --force --report reports/demo.json
+demo: demo-fullstack ## the main job: the whole loop (same as demo-fullstack)
+
+demo-fullstack: setup ## the full-stack loop: 3 days of data, models, serving and app visitors (SERVE=1 keeps the app up)
+	@$(PY) -m fullstack_mle.demo $(if $(SERVE),--serve,)
+
+world: setup ## generate the Marquee world (small preset, 7 days) and print its summary
+	@$(PY) -m shared.dataset generate --preset small --days 7 --force --report reports/world.json
 
 demo-data: setup ## the data MLE: 7 days through the Airflow DAG, a gate tripping, a re-run
 	@$(PY) -m data_mle.demo
@@ -77,6 +82,9 @@ models: setup ## export the small preset's ad-break and home-row models (model_m
 
 serve: setup ## run the ranking service on 127.0.0.1:8000 (settings: MARQUEE_SERVE_*)
 	@$(PY) -m infra_mle.serve
+
+app: setup ## run the web app on 127.0.0.1:8080 against the service at MARQUEE_APP_SERVICE_URL
+	@$(PY) -m fullstack_mle.serve
 
 mlflow-ui: setup ## browse the tracked experiments at http://127.0.0.1:5000 (Ctrl-C stops it)
 	@$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$${MARQUEE_LAKE_ROOT:-$(CURDIR)/lake}/mlflow/mlflow.db \

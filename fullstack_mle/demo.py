@@ -49,6 +49,16 @@ def day_summary(r: dict) -> dict:
     }
 
 
+def build_report(config: LoopConfig, records: list[dict], seconds: float) -> dict:
+    """`reports/demo-fullstack.json`: per day, what the loop promised to show."""
+    return {
+        "preset": config.preset,
+        "visitors_per_day": config.visitors,
+        "days": {r["day"]: day_summary(r) for r in records},
+        "seconds": round(seconds, 1),
+    }
+
+
 def print_day(r: dict) -> None:
     p, f = r["pipeline"], r["feedback"]
     gates = " ".join(f"{n}{'' if g['passed'] else ' FAILED'}" for n, g in p["gates"].items())
@@ -92,15 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     reports = settings.reports_dir
     began = time.perf_counter()
-    report: dict = {"preset": config.preset, "days": {}, "visitors_per_day": config.visitors}
     print(f"the loop: {config.days} days of the {config.preset} preset, "
           f"{config.visitors} app visits a day")  # fmt: skip
     with Loop(config, settings.lake_root / "fullstack_demo") as loop:
         print(f"set up in {time.perf_counter() - began:.0f} s; the app is at {loop.app_url}")
+        records = []
         for record in loop.run():
             print_day(record)
-            report["days"][record["day"]] = day_summary(record)
-        report["seconds"] = round(time.perf_counter() - began, 1)
+            records.append(record)
+        report = build_report(config, records, time.perf_counter() - began)
         report["history"] = str(loop.history_path)
         atomic_write_json(reports / "demo-fullstack.json", report)
         print(f"\nthe loop took {report['seconds']} s; wrote {reports / 'demo-fullstack.json'}")

@@ -39,7 +39,7 @@ def decide(candidate: dict, champion: dict | None, rule: GateRule | None = None)
         f"AUC {champion['auc']:.4f} -> {candidate['auc']:.4f}"
     )
     if gain <= rule.min_logloss_gain:
-        return Verdict(False, f"kept the champion: {change}; the log loss must improve")
+        return Verdict(False, f"{change}: the log loss must improve")
     if champion["auc"] - candidate["auc"] > rule.max_auc_drop:
         return Verdict(
             False, f"kept the champion: {change}; AUC fell by more than {rule.max_auc_drop}"

@@ -101,6 +101,7 @@ class VisitorsReport:
     events_sent: int = 0
     service_ms: dict[str, list[float]] = field(default_factory=lambda: {"home": [], "ad_break": []})
     errors: list[str] = field(default_factory=list)
+    model_versions: set[str] = field(default_factory=set)  # the ad models that ranked
 
     def summary(self) -> dict:
         total = {
@@ -140,6 +141,7 @@ class VisitorsReport:
             "throughput_vps": round(self.visits / max(self.seconds, 1e-9), 1),
             "seconds": round(self.seconds, 1),
             "errors": self.errors[:5],
+            "model_versions": sorted(self.model_versions),
         }
 
 
@@ -170,6 +172,7 @@ def run_visitors(app_url: str, truth: GroundTruth, n: int, seed: int) -> Visitor
                 report.errors.append(f"{response.status_code}: {response.text[:300]}")
                 continue
             visit = response.json()
+            report.model_versions.add(visit["ad_break"]["model_version"])
             clicks = _look_and_click(visit, truth, at.hour, rng, report)
             if clicks:
                 sent = client.post("/api/events", json={"events": clicks})
