@@ -21,9 +21,9 @@ def dashboard_context(history_path: Path, registry_path: Path) -> dict:
     ctr_chart = line_chart(
         labels,
         {
-            "online (measured)": [v.get("online_ctr") for v in visits],
-            "served (expected)": [v.get("expected_ctr") for v in visits],
-            "oracle (expected)": [v.get("oracle_ctr") for v in visits],
+            "online": [v.get("online_ctr") for v in visits],
+            "served, expected": [v.get("expected_ctr") for v in visits],
+            "oracle, expected": [v.get("oracle_ctr") for v in visits],
         },
         "click rate of the app's visitors",
         percent=True,
@@ -32,10 +32,10 @@ def dashboard_context(history_path: Path, registry_path: Path) -> dict:
     latency_chart = line_chart(
         labels,
         {
-            "ad-break p50 ms": [lat.get("p50") for lat in latency],
-            "ad-break p99 ms": [lat.get("p99") for lat in latency],
+            "p50": [lat.get("p50") for lat in latency],
+            "p99": [lat.get("p99") for lat in latency],
         },
-        "ranking latency seen by the app",
+        "ad-break ranking latency, ms",
     )
     alerts = [{**alert, "day": d["day"]} for d in history for alert in d.get("alerts", [])]
     return {

@@ -12,7 +12,7 @@ from html import escape
 from markupsafe import Markup
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
-WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_Y = 560, 220, 56, 120, 28
+WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_Y = 600, 220, 56, 150, 28
 
 
 def _label(value: float, percent: bool) -> str:

@@ -160,3 +160,21 @@ def test_exporting_the_same_model_twice_keeps_one_intact_version(exported, tmp_p
     assert again == path
     assert [p.name for p in path.parent.iterdir() if p.is_dir()] == [path.name]
     load_model(again)
+
+
+def test_a_feature_that_barely_varied_in_training_cannot_explode_later(rows):
+    """Day one of a new feature: one row in 500 is non-zero. Tomorrow everyone has values like
+    that row's; standardised, they must stay within DENSE_CLIP, not thousands of sigmas."""
+    from shared.encoding import DENSE_CLIP
+
+    column = dense_columns("ad_break")[0]
+    rows[column] = 0.0
+    rows.loc[0, column] = 0.01
+    encoder = FeatureEncoder.fit(rows, CATEGORICAL_FIELDS, dense_columns("ad_break"))
+    tomorrow = rows.assign(**{column: 50.0})
+    _, dense = encoder.transform(tomorrow)
+    assert np.abs(dense).max() <= DENSE_CLIP
+    assert dense[:, 0].min() == DENSE_CLIP  # clipped, not 1,000+ standard deviations
+    _, today = encoder.transform(rows)
+    unclipped = today[:, 1:].std()  # the other, ordinary columns keep their scale
+    assert 0.5 < unclipped < 1.5
