@@ -4,6 +4,7 @@
   (for the service and the app);
 - `publish_champions`: the registry's champions to S3, where the service and the batch job look
   (`latest.json` in S3 names the champion, whatever was exported last on disk);
+- `run_batch_job`: infra_mle's Spark job scoring every user's home row for the next day;
 - `Process`: a uvicorn server in its own process (infra_mle's service, this app), started, waited
   for and stopped gracefully;
 - `reload_service`: the service's token-protected `/admin/reload`, which swaps in the newest model,
@@ -12,6 +13,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import signal
 import subprocess
@@ -22,10 +24,12 @@ from pathlib import Path
 import httpx
 
 from fullstack_mle.registry import Registry
+from infra_mle.batch_score import RECS_TABLE
 from shared.artifacts import models_root, upload_model
 from shared.lake import Lake
 from shared.s3 import upload_dir
 from shared.schema import SURFACES
+from shared.storage import read_manifest
 
 
 def publish_entities(world: Path, lake: Lake, bucket: str) -> None:
@@ -44,6 +48,24 @@ def publish_champions(lake: Lake, registry: Registry, bucket: str) -> dict[str, 
         upload_model(models_root(lake.zone("artifacts"), surface) / version, bucket)
         published[surface] = version
     return published
+
+
+def run_batch_job(lake: Lake, day: dt.date, bucket: str) -> dict:
+    """infra_mle's batch job for `day` as its own process (as a scheduler would run it), on the
+    Spark Connect server when the environment names one; its output is uploaded to S3."""
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "infra_mle.batch_score", "--day", day.isoformat(),
+               "--lake", str(lake.root), "--model", f"s3://{bucket}/artifacts/models/home_row",
+               "--upload"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"the batch job for {day} failed: {result.stderr.strip()[-1500:]}")
+    manifest = read_manifest(lake.partition("artifacts", RECS_TABLE, day))
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "users": manifest["users"],
+        "model_version": manifest["model_version"],
+    }
 
 
 class Process:

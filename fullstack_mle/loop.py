@@ -31,7 +31,6 @@ import os
 import secrets
 import shutil
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,14 +41,19 @@ import pyarrow.parquet as pq
 
 from data_mle.airflow_runner import day_report, migrate, run_day
 from data_mle.connect import SparkConnectServer
-from fullstack_mle.deploy import Process, publish_champions, publish_entities, reload_service
+from fullstack_mle.deploy import (
+    Process,
+    publish_champions,
+    publish_entities,
+    reload_service,
+    run_batch_job,
+)
 from fullstack_mle.monitoring import day_alerts
 from fullstack_mle.raw_day import land_business_events, seal_day
 from fullstack_mle.registry import Registry
 from fullstack_mle.retrain import retrain_surface
 from fullstack_mle.settings import AppSettings
 from fullstack_mle.visitors import GroundTruth, run_visitors
-from infra_mle.demo import run_batch_job
 from model_mle.train import TrainConfig
 from shared.generate import GenerateConfig, generate
 from shared.lake import Lake
@@ -257,9 +261,7 @@ class Loop:
         bucket = get_settings().bucket
         started = time.perf_counter()
         versions = publish_champions(self.lake, self.registry, bucket)
-        with warnings.catch_warnings():  # pyspark's Connect client, about metrics it drops
-            warnings.filterwarnings("ignore", "Could not serialize pd.DataFrame.attrs")
-            batch = run_batch_job(self.lake, serving_day, bucket)
+        batch = run_batch_job(self.lake, serving_day, bucket)
         if self.service.process is None:
             ready_s = self.service.start()
             how = f"started in {ready_s:.1f} s"
@@ -270,7 +272,7 @@ class Loop:
             "serving_day": serving_day.isoformat(),
             "champions": versions,
             "batch_seconds": batch["seconds"],
-            "batch_users": batch["users_scored"],
+            "batch_users": batch["users"],
             "service": how,
             "seconds": round(time.perf_counter() - started, 1),
         }
