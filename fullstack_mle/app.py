@@ -30,7 +30,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fullstack_mle.dashboard import dashboard_context
 from fullstack_mle.feedback import EventError, FeedbackLog, check_events
@@ -184,7 +184,10 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
             users = state.catalogue().users
             context["users"] = users["user_id"].head(PICKER_USERS).tolist()
             if user:
-                context["visit"] = state.visit(VisitRequest(user_id=user, device=device))
+                request_body = VisitRequest(user_id=user, device=device or None)
+                context["visit"] = state.visit(request_body)
+        except ValidationError:
+            context["error"] = "a user id is 1-64 letters, digits, '_', '.' or '-'"
         except ServiceError as error:
             context["error"] = str(error)
         except HTTPException as error:

@@ -99,11 +99,19 @@ def main(argv: list[str] | None = None) -> int:
         config = LoopConfig(preset=args.preset, days=args.days, visitors=args.visitors)
     except ValueError as error:
         parser.exit(2, f"error: {error}\n")
-    settings = get_settings()
-    reports = settings.reports_dir
     began = time.perf_counter()
     print(f"the loop: {config.days} days of the {config.preset} preset, "
           f"{config.visitors} app visits a day")  # fmt: skip
+    try:
+        return run(config, args.serve, began)
+    except RuntimeError as error:  # a server that would not start, a failed batch job, ...
+        print(f"\nthe loop stopped: {error}", file=sys.stderr)
+        return 1
+
+
+def run(config: LoopConfig, serve: bool, began: float) -> int:
+    settings = get_settings()
+    reports = settings.reports_dir
     with Loop(config, settings.lake_root / "fullstack_demo") as loop:
         print(f"set up in {time.perf_counter() - began:.0f} s; the app is at {loop.app_url}")
         records = []
@@ -114,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         report["history"] = str(loop.history_path)
         atomic_write_json(reports / "demo-fullstack.json", report)
         print(f"\nthe loop took {report['seconds']} s; wrote {reports / 'demo-fullstack.json'}")
-        if args.serve:
+        if serve:
             print(f"\nserving: viewer {loop.app_url}/  dashboard {loop.app_url}/dashboard"
                   "  (Ctrl-C stops)", flush=True)  # fmt: skip
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -160,7 +160,9 @@ def make_visit(
     }
     ranked, visit.service_ms["ad_break"] = _call(client, "POST", "/v1/ad-break/rank", json=body)
     ad_request = new_id(8)
-    break_at = at + dt.timedelta(minutes=10)  # ten minutes into the title
+    # Ten minutes into the title, or just before midnight: a visit's events stay on its day.
+    midnight = dt.datetime.combine(at.date(), dt.time(23, 59, 59), at.tzinfo)
+    break_at = min(at + dt.timedelta(minutes=10), midnight - dt.timedelta(milliseconds=pod_size))
     pod = ranked["ads"][:pod_size]
     for position, ad in enumerate(pod, start=1):
         shown = break_at + dt.timedelta(milliseconds=position)

@@ -230,3 +230,22 @@ def test_the_dashboard_shows_the_history_the_loop_wrote(tmp_path):
     assert "ad_break-fm-x" in page and "no model has been promoted" not in page
     assert "6.15%" in page and "15.00 pts" in page and "prediction drift" in page
     assert page.count("<svg") == 2 and "all 4" in page
+
+
+def test_a_visit_just_before_midnight_keeps_all_its_events_on_the_day(tmp_path, entities):
+    with make_client(tmp_path, fake_service()) as client:
+        client.post("/api/admin/open-day", json={"day": DAY}, headers=ADMIN)
+        late = {"user_id": first_user(entities), "time": f"{DAY}T23:58:00Z"}
+        visit = client.post("/api/visits", json=late)
+        assert visit.status_code == 200, visit.text
+        times = [i["event_time"] for i in visit.json()["impressions"]]
+        assert all(t.startswith(DAY) for t in times)
+
+
+def test_a_malformed_user_id_in_the_viewer_is_explained_not_a_500(tmp_path, entities):
+    with make_client(tmp_path, fake_service()) as client:
+        client.post("/api/admin/open-day", json={"day": DAY}, headers=ADMIN)
+        page = client.get("/", params={"user": "<script>", "device": ""})
+        assert page.status_code == 200 and "a user id is 1-64 letters" in page.text
+        unknown = client.get("/", params={"user": "nobody", "device": ""})
+        assert "no user &#39;nobody&#39; in the entity table" in unknown.text  # escaped
