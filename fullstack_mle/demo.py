@@ -126,6 +126,9 @@ def run(config: LoopConfig, serve: bool, began: float) -> int:
             print(f"\nserving: viewer {loop.app_url}/  dashboard {loop.app_url}/dashboard"
                   "  (Ctrl-C stops)", flush=True)  # fmt: skip
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+            # Ctrl-C must stop it even when a shell started it in the background, where SIGINT
+            # is inherited as ignored.
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             try:
                 while True:
                     time.sleep(1)
