@@ -32,6 +32,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -63,6 +64,23 @@ from shared.schema import SURFACES
 from shared.settings import get_settings
 from shared.storage import atomic_write_json
 from shared.world import Drift, build_world
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables (and re-read the settings) for the duration; restore after."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -97,39 +115,27 @@ class Loop:
         self.history: list[dict] = []
         self.app: Process | None = None
         self.service: Process | None = None
-        self._saved_env: dict[str, str | None] = {}
-        self._moto: MotoServer | None = None
-        self._spark: SparkConnectServer | None = None
+        self._stack = ExitStack()  # what __exit__ undoes, in reverse order
 
     # -- set-up and tear-down -------------------------------------------------------------
-    def _setenv(self, values: dict[str, str]) -> None:
-        for key, value in values.items():
-            self._saved_env.setdefault(key, os.environ.get(key))
-            os.environ[key] = value
-        get_settings.cache_clear()
-
     def __enter__(self) -> Loop:
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True)
         try:
-            self._start()
+            self._start(self._stack)
         except BaseException:
-            self.__exit__(None, None, None)
+            self._stack.close()
             raise
         return self
 
-    def _start(self) -> None:
+    def _start(self, stack: ExitStack) -> None:
         c = self.config
-        self._moto = MotoServer().start()
-        self._setenv(
-            {
-                **self._moto.env(),
-                "MARQUEE_LAKE_ROOT": str(self.root),
-                "MARQUEE_RAW_WAIT_TIMEOUT_S": "60",
-            }
+        stack.enter_context(MotoServer())  # sets AWS_ENDPOINT_URL and keys while it runs
+        stack.enter_context(
+            environment(MARQUEE_LAKE_ROOT=str(self.root), MARQUEE_RAW_WAIT_TIMEOUT_S="60")
         )
-        self._spark = SparkConnectServer().start()
-        self._setenv(self._spark.env())
+        spark = stack.enter_context(SparkConnectServer())
+        stack.enter_context(environment(**spark.env()))
         generate(
             GenerateConfig(preset=c.preset, days=c.days + 1, seed=c.seed, drift=c.drift),
             self.world_dir,
@@ -146,7 +152,9 @@ class Loop:
         service_port = free_port()
         env["MARQUEE_APP_SERVICE_URL"] = f"http://127.0.0.1:{service_port}"
         self.service = Process("infra_mle.serve", service_port, env, "/readyz")
+        stack.callback(self.service.stop)
         self.app = Process("fullstack_mle.serve", free_port(), env, "/api/status")
+        stack.callback(self.app.stop)  # first out: it ships what it logged while S3 is up
         self.app.start()
 
     def __exit__(
@@ -155,18 +163,7 @@ class Loop:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for process in (self.app, self.service):
-            if process is not None:
-                process.stop()  # the app ships what it logged on the way out
-        for server in (self._spark, self._moto):
-            if server is not None:
-                server.stop()
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_settings.cache_clear()
+        self._stack.close()
 
     # -- the app's admin API --------------------------------------------------------------
     def _admin(self, path: str, body: dict | None = None) -> dict:

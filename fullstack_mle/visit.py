@@ -74,30 +74,31 @@ def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _impression(
-    visit: Visit,
-    request_id: str,
-    surface: str,
-    item: str,
-    position: int,
-    at: dt.datetime,
-    title_id: str | None,
-) -> dict:
-    return {
-        "event_id": new_id(),
-        "event_type": "impression",
-        "event_time": at,
-        "user_id": visit.user_id,
-        "session_id": visit.session_id,
-        "request_id": request_id,
-        "surface": surface,
-        "item_id": item,
-        "position": position,
-        "device": visit.device,
-        "context_title_id": title_id,
-        "impression_id": None,
-        "watch_time_s": None,
-    }
+def _log_slots(
+    visit: Visit, surface: str, items: list[str], at: dt.datetime, title_id: str | None
+) -> str:
+    """Log one impression per item, in slot order one millisecond apart (as the business's log
+    is), all under a new request id; returns the request id."""
+    request_id = new_id(8)
+    for position, item in enumerate(items, start=1):
+        visit.impressions.append(
+            {
+                "event_id": new_id(),
+                "event_type": "impression",
+                "event_time": at + dt.timedelta(milliseconds=position),
+                "user_id": visit.user_id,
+                "session_id": visit.session_id,
+                "request_id": request_id,
+                "surface": surface,
+                "item_id": item,
+                "position": position,
+                "device": visit.device,
+                "context_title_id": title_id,
+                "impression_id": None,
+                "watch_time_s": None,
+            }
+        )
+    return request_id
 
 
 def _call(client: httpx.Client, method: str, path: str, **kwargs) -> tuple[dict, float]:
@@ -133,13 +134,8 @@ def make_visit(
     """Ask the service for the user's home row and one ad break; log what is shown."""
     visit = Visit(user_id, device, at, new_id(8), {}, {})
     home, visit.service_ms["home"] = _call(client, "GET", f"/v1/home/{user_id}")
-    home_request = new_id(8)
     titles = home["titles"]
-    for position, title in enumerate(titles, start=1):
-        shown = at + dt.timedelta(milliseconds=position)  # one millisecond apart, as the log is
-        visit.impressions.append(
-            _impression(visit, home_request, "home_row", title["title_id"], position, shown, None)
-        )
+    home_request = _log_slots(visit, "home_row", [t["title_id"] for t in titles], at, None)
     visit.home = {
         "request_id": home_request,
         "source": home["source"],
@@ -159,16 +155,11 @@ def make_visit(
         "candidate_ad_ids": offered,
     }
     ranked, visit.service_ms["ad_break"] = _call(client, "POST", "/v1/ad-break/rank", json=body)
-    ad_request = new_id(8)
     # Ten minutes into the title, or just before midnight: a visit's events stay on its day.
     midnight = dt.datetime.combine(at.date(), dt.time(23, 59, 59), at.tzinfo)
     break_at = min(at + dt.timedelta(minutes=10), midnight - dt.timedelta(milliseconds=pod_size))
     pod = ranked["ads"][:pod_size]
-    for position, ad in enumerate(pod, start=1):
-        shown = break_at + dt.timedelta(milliseconds=position)
-        visit.impressions.append(
-            _impression(visit, ad_request, "ad_break", ad["ad_id"], position, shown, watching)
-        )
+    ad_request = _log_slots(visit, "ad_break", [ad["ad_id"] for ad in pod], break_at, watching)
     visit.ad_break = {
         "request_id": ad_request,
         "model_version": ranked["model_version"],

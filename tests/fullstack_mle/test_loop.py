@@ -109,3 +109,15 @@ def test_a_person_clicks_an_ad_and_the_dashboard_counts_it(loop):
     assert seen["dashboard_clicks"] == 1  # the open day (the third) had no visitors before
     assert (out / "viewer.png").stat().st_size > 10_000
     assert (out / "dashboard.png").stat().st_size > 10_000
+
+
+def test_the_loops_environment_is_undone_afterwards(monkeypatch):
+    from fullstack_mle.loop import environment
+    from shared.settings import get_settings
+
+    monkeypatch.delenv("MARQUEE_SPARK_REMOTE", raising=False)
+    before = get_settings().lake_root
+    with environment(MARQUEE_LAKE_ROOT="/elsewhere", MARQUEE_SPARK_REMOTE="sc://127.0.0.1:1"):
+        assert str(get_settings().lake_root) == "/elsewhere"  # the settings are re-read
+    assert "MARQUEE_SPARK_REMOTE" not in os.environ
+    assert get_settings().lake_root == before
