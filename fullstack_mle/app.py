@@ -135,8 +135,16 @@ class State:
             self.settings.candidates,
             self.settings.pod_size,
         )
-        self.log.append(visit.impressions)
-        return visit.as_json()
+        shown = visit.as_json()
+        # The app's own events pass the same contract as anyone's: nothing invalid reaches raw.
+        try:
+            records = check_events(shown["impressions"], self.log.day)
+        except EventError as error:
+            raise ServiceError(
+                f"the ranking service's answer cannot be logged as events: {error.problems[0]}"
+            ) from None
+        self.log.append(records)
+        return shown
 
 
 def create_app(settings: AppSettings | None = None) -> FastAPI:

@@ -249,3 +249,31 @@ def test_a_malformed_user_id_in_the_viewer_is_explained_not_a_500(tmp_path, enti
         assert page.status_code == 200 and "a user id is 1-64 letters" in page.text
         unknown = client.get("/", params={"user": "nobody", "device": ""})
         assert "no user &#39;nobody&#39; in the entity table" in unknown.text  # escaped
+
+
+def test_the_apps_own_impressions_must_pass_the_event_contract(tmp_path, entities):
+    """A service answering with an item id the event schema cannot carry (here: null) must not
+    put an invalid impression into raw: the visit fails with the reason, and nothing is logged."""
+
+    working = fake_service()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if not request.url.path.startswith("/v1/home/"):
+            return working.send(request)
+        titles = [{"title_id": None, "p_click": 0.05}]
+        body = {
+            "user_id": "u",
+            "titles": titles,
+            "source": "batch",
+            "generated_for": DAY,
+            "published_at": None,
+        }
+        return httpx.Response(200, json=body)
+
+    broken = httpx.Client(transport=httpx.MockTransport(handle), base_url="http://service")
+    with make_client(tmp_path, broken) as client:
+        client.post("/api/admin/open-day", json={"day": DAY}, headers=ADMIN)
+        response = client.post("/api/visits", json={"user_id": first_user(entities)})
+        assert response.status_code == 503
+        assert "cannot be logged as events" in response.json()["detail"]
+        assert client.get("/api/feedback").json()["events"] == 0
