@@ -53,7 +53,6 @@ from fullstack_mle.monitoring import day_alerts
 from fullstack_mle.raw_day import land_business_events, seal_day
 from fullstack_mle.registry import Registry
 from fullstack_mle.retrain import retrain_surface
-from fullstack_mle.settings import AppSettings
 from fullstack_mle.visitors import GroundTruth, run_visitors
 from model_mle.train import TrainConfig
 from shared.generate import GenerateConfig, generate
@@ -109,7 +108,6 @@ class Loop:
         self.lake = Lake(root)
         self.world_dir = root / "world"
         self.token = secrets.token_urlsafe(24)  # this run's admin token, for both servers
-        self.app_settings: AppSettings | None = None
         self.registry = Registry(root / "fullstack" / "registry.json")
         self.history_path = root / "fullstack" / "history.json"
         self.history: list[dict] = []

@@ -98,7 +98,6 @@ class VisitorsReport:
         default_factory=lambda: {"home_row": SurfaceTally(), "ad_break": SurfaceTally()}
     )
     click_ids: list[str] = field(default_factory=list)
-    events_sent: int = 0
     service_ms: dict[str, list[float]] = field(default_factory=lambda: {"home": [], "ad_break": []})
     errors: list[str] = field(default_factory=list)
     model_versions: set[str] = field(default_factory=set)  # the ad models that ranked
@@ -180,7 +179,6 @@ def run_visitors(app_url: str, truth: GroundTruth, n: int, seed: int) -> Visitor
                     report.errors.append(f"events {sent.status_code}: {sent.text[:300]}")
                 else:
                     report.click_ids += [c["event_id"] for c in clicks]
-                    report.events_sent += len(clicks)
             report.visits += 1
             for name, ms in visit["service_ms"].items():
                 report.service_ms[name].append(ms)
