@@ -43,7 +43,6 @@ import pyarrow.parquet as pq
 from data_mle.airflow_runner import day_report, migrate, run_day
 from data_mle.connect import SparkConnectServer
 from fullstack_mle.deploy import (
-    Process,
     publish_champions,
     publish_entities,
     reload_service,
@@ -60,6 +59,7 @@ from shared.lake import Lake
 from shared.presets import get_preset
 from shared.s3 import MotoServer, free_port
 from shared.schema import SURFACES
+from shared.server import ServerProcess
 from shared.settings import get_settings
 from shared.storage import atomic_write_json
 from shared.world import Drift, build_world
@@ -111,8 +111,8 @@ class Loop:
         self.registry = Registry(root / "fullstack" / "registry.json")
         self.history_path = root / "fullstack" / "history.json"
         self.history: list[dict] = []
-        self.app: Process | None = None
-        self.service: Process | None = None
+        self.app: ServerProcess | None = None
+        self.service: ServerProcess | None = None
         self._stack = ExitStack()  # what __exit__ undoes, in reverse order
 
     # -- set-up and tear-down -------------------------------------------------------------
@@ -149,9 +149,9 @@ class Loop:
         }
         service_port = free_port()
         env["MARQUEE_APP_SERVICE_URL"] = f"http://127.0.0.1:{service_port}"
-        self.service = Process("infra_mle.serve", service_port, env, "/readyz")
+        self.service = ServerProcess("infra_mle.serve", service_port, env, "/readyz")
         stack.callback(self.service.stop)
-        self.app = Process("fullstack_mle.serve", free_port(), env, "/api/status")
+        self.app = ServerProcess("fullstack_mle.serve", free_port(), env, "/api/status")
         stack.callback(self.app.stop)  # first out: it ships what it logged while S3 is up
         self.app.start()
 

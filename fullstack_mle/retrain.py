@@ -92,9 +92,7 @@ def retrain_surface(
     if champion is not None:
         served = load_model(models_root(lake.zone("artifacts"), surface) / champion, surface)
         champion_metrics = gate_metrics(y, served.predict(gate))
-    verdict = decide(candidate_metrics, champion_metrics, rule)
-    if artifact.name == champion:  # the same content again (retrained on the same rows)
-        verdict = type(verdict)(False, "the candidate is the champion: nothing changed")
+    verdict = decide(candidate_metrics, champion_metrics, rule)  # the same model: no gain, kept
     decision = Decision(
         day=day.isoformat(),
         surface=surface,

@@ -144,8 +144,9 @@ class VisitorsReport:
         }
 
 
-def _visitor(world: World, rng: np.random.Generator, day: dt.date) -> tuple[str, str, dt.datetime]:
-    activity = world.user_activity / world.user_activity.sum()
+def _visitor(
+    world: World, activity: np.ndarray, rng: np.random.Generator, day: dt.date
+) -> tuple[str, str, dt.datetime]:
     user = int(rng.choice(len(activity), p=activity))
     primary = int(world.user_device[user])
     device = primary if rng.random() < 0.75 else int(rng.integers(0, len(DEVICES)))
@@ -159,10 +160,11 @@ def run_visitors(app_url: str, truth: GroundTruth, n: int, seed: int) -> Visitor
     """`n` visits to the app on `truth.day`; every click is sent back through the app."""
     rng = np.random.default_rng([seed, 3, truth.day_index])
     report = VisitorsReport()
+    activity = truth.world.user_activity / truth.world.user_activity.sum()  # who visits
     started = time.perf_counter()
     with httpx.Client(base_url=app_url, timeout=10.0) as client:
         for _ in range(n):
-            user, device, at = _visitor(truth.world, rng, truth.day)
+            user, device, at = _visitor(truth.world, activity, rng, truth.day)
             response = client.post(
                 "/api/visits", json={"user_id": user, "device": device, "time": at.isoformat()}
             )

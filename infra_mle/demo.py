@@ -42,6 +42,7 @@ from shared.features import write_snapshot
 from shared.generate import DATASET_FILE, GenerateConfig, generate, read_events
 from shared.lake import Lake
 from shared.s3 import MotoServer, free_port, upload_dir
+from shared.server import ServerProcess
 from shared.settings import get_settings
 from shared.storage import atomic_write_json
 
@@ -114,25 +115,10 @@ def run_batch_job(lake: Lake, day: dt.date, bucket: str) -> dict:
 
 def start_service(env: dict, port: int) -> tuple[subprocess.Popen, float]:
     """The service as its own process; returns it and the seconds until /readyz said 200."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra_mle.serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}/readyz"
-    while time.perf_counter() - started < 120:
-        if process.poll() is not None:
-            raise RuntimeError(f"the service exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return process, time.perf_counter() - started
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the service did not become ready in 120 s")
+    server = ServerProcess("infra_mle.serve", port, env, "/readyz")
+    seconds = server.start()
+    assert server.process is not None
+    return server.process, seconds
 
 
 def ranking_bodies(
