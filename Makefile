@@ -86,8 +86,11 @@ serve: setup ## run the ranking service on 127.0.0.1:8000 (settings: MARQUEE_SER
 app: setup ## run the web app on 127.0.0.1:8080 against the service at MARQUEE_APP_SERVICE_URL
 	@$(PY) -m fullstack_mle.serve
 
+# The store of a lake: MARQUEE_LAKE_ROOT's (default lake/), or LAKE=<folder>. The loop runs in a
+# lake of its own: `make mlflow-ui LAKE=lake/fullstack_demo` shows its model registry (promotions).
 mlflow-ui: setup ## browse the tracked experiments at http://127.0.0.1:5000 (Ctrl-C stops it)
-	@$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$${MARQUEE_LAKE_ROOT:-$(CURDIR)/lake}/mlflow/mlflow.db \
+	@lake="$(if $(LAKE),$(abspath $(LAKE)),$${MARQUEE_LAKE_ROOT:-$(CURDIR)/lake})"; \
+	$(VENV)/bin/mlflow ui --backend-store-uri "sqlite:///$$lake/mlflow/mlflow.db" \
 		--host 127.0.0.1 --port 5000
 
 notebooks: setup ## rebuild the paired .ipynb of every notebook from its .py source (jupytext)

@@ -54,4 +54,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from shared.server import sigterm_exits
+
+    with sigterm_exits():  # `kill` or a CI timeout unwinds like Ctrl-C: the servers stop too
+        main()

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from benchmarks.report import spread
 from shared.features import compute_features
-from shared.lake import Lake
+from shared.lake import BRONZE_EVENTS, Lake
 from shared.presets import get_preset
 from shared.raw_log import to_json_lines, write_jsonl_gz
 from shared.simulate import simulate_day
@@ -105,8 +105,7 @@ def run() -> dict:
                 spark_features = time.perf_counter() - t
                 t = time.perf_counter()
                 bronze = pa.concat_tables(
-                    pq.read_table(lake.partition("bronze", "events", d))
-                    for d in lake.days("bronze", "events")
+                    pq.read_table(lake.bronze_events(d)) for d in lake.days(BRONZE_EVENTS)
                 ).to_pandas()
                 compute_features(bronze, as_of)
                 pandas_features = time.perf_counter() - t

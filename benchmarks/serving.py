@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import signal
 import statistics
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ import pandas as pd
 from benchmarks.report import spread
 from infra_mle.loadtest import open_loop
 from shared.lake import Lake
+from shared.server import UvicornServer, run_to_end
 from shared.settings import get_settings
 
 RATES = (50, 100, 200, 300, 400, 500, 600, 800, 1000, 1200)
@@ -58,28 +58,21 @@ def _ramp(url: str, bodies: list[dict], keep) -> dict:
     return {"highest_rps": statistics.median(highest), "repeats": highest, "steps": steps}
 
 
-def _server(env: dict, batching: bool):
-    from infra_mle.demo import start_service
+def _server(env: dict, batching: bool) -> UvicornServer:
+    """The ranking service in its own process, with the benchmark's no-op endpoint."""
     from shared.s3 import free_port
 
-    port = free_port()
     env = {
         **env,
         "MARQUEE_SERVE_BENCH_ENDPOINTS": "true",
         "MARQUEE_SERVE_BATCHING": "true" if batching else "false",
     }
-    process, _ = start_service(env, port)
-    return process, f"http://127.0.0.1:{port}"
-
-
-def _stop(process) -> None:
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
+    return UvicornServer("infra_mle.serve", free_port(), env, "/readyz")
 
 
 def overhead(env: dict, bodies: list[dict]) -> dict:
-    process, base = _server(env, batching=True)
-    try:
+    with _server(env, batching=True) as server:
+        base = server.url
         asyncio.run(open_loop(f"{base}/v1/ad-break/rank", bodies[:100], 50, 1.0))  # warm up
         noop_max = _ramp(f"{base}/bench/noop", bodies, _sustained)
         rank_max = _ramp(f"{base}/v1/ad-break/rank", bodies, _sustained)
@@ -88,8 +81,6 @@ def overhead(env: dict, bodies: list[dict]) -> dict:
         for _ in range(3):
             for name, path in (("noop", "/bench/noop"), ("rank", "/v1/ad-break/rank")):
                 runs[name].append(asyncio.run(open_loop(base + path, bodies, rate, 5.0)))
-    finally:
-        _stop(process)
 
     def stat(name: str, q: int) -> dict:
         return spread([r.percentile(q) for r in runs[name]])
@@ -116,15 +107,12 @@ def overhead(env: dict, bodies: list[dict]) -> dict:
 def batching(env: dict, bodies: list[dict]) -> dict:
     out = {}
     for on in (True, False):
-        process, base = _server(env, batching=on)
-        try:
-            url = f"{base}/v1/ad-break/rank"
+        with _server(env, batching=on) as server:
+            url = f"{server.url}/v1/ad-break/rank"
             asyncio.run(open_loop(url, bodies[:100], 50, 1.0))
             out["on" if on else "off"] = _ramp(
                 url, bodies, lambda r: _sustained(r) and r.percentile(99) <= P99_GOAL_MS
             )
-        finally:
-            _stop(process)
     on, off = out["on"]["highest_rps"], out["off"]["highest_rps"]
     return {**out, "ratio_on_over_off": round(on / off, 2) if off else None}
 
@@ -179,7 +167,7 @@ def batch_scoring(lake: Lake, day) -> dict:
     """The Spark job's rows per second against the same scoring in one process, no Spark."""
     import torch
 
-    from infra_mle.batch_score import _scorer, run_batch, top_k_rows
+    from infra_mle.batch_score import run_batch, top_k_rows, worker_scorer
     from shared.artifacts import latest_model
     from shared.spark import spark_session
 
@@ -190,16 +178,14 @@ def batch_scoring(lake: Lake, day) -> dict:
         spark_s = time.perf_counter() - started
     finally:
         spark.stop()
-    users = pd.read_parquet(lake.zone("raw") / "entities" / "users.parquet").rename(
-        columns={"primary_device": "device"}
-    )
-    titles = pd.read_parquet(lake.zone("raw") / "entities" / "titles.parquet")
+    users = pd.read_parquet(lake.entity("users")).rename(columns={"primary_device": "device"})
+    titles = pd.read_parquet(lake.entity("titles"))
     titles = titles[pd.to_datetime(titles["release_date"]).dt.date <= day]["title_id"].to_numpy(
         object
     )
-    scorer = _scorer(
-        str(latest_model(lake.zone("artifacts"), "home_row")),
-        str(lake.partition("gold", "online_snapshot", day)),
+    scorer = worker_scorer(
+        str(latest_model(lake, "home_row")),
+        str(lake.online_snapshot(day)),
     )
     torch.set_num_threads(os.cpu_count() or 1)
     started = time.perf_counter()
@@ -227,15 +213,15 @@ def run() -> dict:
     lake = Lake(settings.lake_root / "infra_demo")
     _, day, events = prepare(lake, Lake.from_settings(), settings.seed)
     last_day = events[pd.to_datetime(events["ingest_date"]).dt.date == day - pd.Timedelta(days=1)]
-    ads = pd.read_parquet(lake.zone("raw") / "entities" / "ads.parquet")
+    ads = pd.read_parquet(lake.entity("ads"))
     bodies = ranking_bodies(last_day, ads, day, 2000, settings.seed)
     gc.collect()
     gc.freeze()  # the generator's own collections would delay sends and count as latency
     entry: dict = {"name": "serving", "candidates": 20, "step_s": STEP_S}
     print("  model runtime: eager and TorchScript ...", flush=True)
     entry["model_runtime"] = model_runtime(
-        latest_model(lake.zone("artifacts"), "ad_break"),
-        lake.partition("gold", "online_snapshot", day),
+        latest_model(lake, "ad_break"),
+        lake.online_snapshot(day),
         bodies,
     )
     with MotoServer() as moto:
@@ -254,13 +240,10 @@ def run_isolated() -> dict:
     """`run` in a fresh interpreter: the earlier benchmarks leave this process with gigabytes of
     heap and warm thread pools, and a load generator sharing them measures that, not the server."""
     import json
-    import subprocess
     import sys
 
     code = "import json; from benchmarks.serving import run; print(json.dumps(run(), default=str))"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
+    result = run_to_end([sys.executable, "-c", code], dict(os.environ))
     if result.returncode != 0:
         raise RuntimeError(f"the serving benchmark failed: {result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -22,8 +22,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_mle.quality import REPORT_TABLE
+from data_mle.quality import QualityReport
 from shared.lake import Lake
+from shared.server import run_to_end
 from shared.settings import get_settings
 from shared.storage import read_manifest
 
@@ -38,6 +39,36 @@ class DayRun:
     seconds: float
     tasks: dict[str, dict] = field(default_factory=dict)  # task id -> state, seconds
     error: str = ""
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    value: float | None
+    threshold: str
+    passed: bool
+
+
+@dataclass(frozen=True)
+class DayReport:
+    """What a day's DAG run did, read from its outputs: what the demo prints, the loop records
+    and the dashboard shows. `input_rows` is None when the run stopped before the ingest."""
+
+    ok: bool
+    input_rows: int | None = None
+    accepted: int | None = None
+    quarantined: dict[str, int] = field(default_factory=dict)  # reason -> lines
+    duplicates: int = 0
+    late: int | None = None
+    reconciled: bool = False  # input = accepted + quarantined + duplicates
+    gates: dict[str, GateOutcome] = field(default_factory=dict)  # in the order they ran
+    tasks: dict[str, dict] = field(default_factory=dict)  # task id -> state, seconds
+    seconds: float = 0.0
+    error: str = ""
+
+    @classmethod
+    def from_json(cls, raw: dict) -> DayReport:
+        gates = {name: GateOutcome(**g) for name, g in raw.get("gates", {}).items()}
+        return cls(**{**raw, "gates": gates})
 
 
 def airflow_env(lake: Lake) -> dict[str, str]:
@@ -69,8 +100,8 @@ def airflow_env(lake: Lake) -> dict[str, str]:
 
 
 def _airflow(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    command = [str(Path(sys.executable).with_name("airflow")), *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True)
+    """An Airflow command in its own process group, stopped with it if this process stops."""
+    return run_to_end([str(Path(sys.executable).with_name("airflow")), *args], env)
 
 
 def migrate(lake: Lake) -> None:
@@ -123,10 +154,9 @@ def _why(lake: Lake, day: dt.date, tasks: dict[str, dict], output: str) -> str:
     """Why a run failed: the failed gates when the gates stopped it, else the failed task and
     the first line of the output that names an error."""
     failed = next((task for task, t in tasks.items() if t["state"] == "failed"), None)
-    report = lake.partition("bronze", REPORT_TABLE, day) / "quality.json"
-    if failed == "quality_gates" and report.exists():
-        gates = json.loads(report.read_text())["gates"]
-        return "quality gates failed: " + "; ".join(g["message"] for g in gates if not g["passed"])
+    report = QualityReport.read(lake, day)
+    if failed == "quality_gates" and report is not None:
+        return "quality gates failed: " + "; ".join(g.message for g in report.failures())
     for marker in ("AirflowSensorTimeout", "ReconciliationError", "Error:", "Exception"):
         for line in output.splitlines():
             if marker in line:
@@ -134,29 +164,28 @@ def _why(lake: Lake, day: dt.date, tasks: dict[str, dict], output: str) -> str:
     return f"{failed or 'the run'} failed"
 
 
-def day_report(lake: Lake, run: DayRun) -> dict:
+def day_report(lake: Lake, run: DayRun) -> DayReport:
     """What a day's run did, from its outputs: the reconciliation counts in the bronze manifest,
     every gate with its value and threshold, and the time of each task."""
-    bronze = lake.partition("bronze", "events", run.day)
+    bronze = lake.bronze_events(run.day)
     counts = read_manifest(bronze)["reconciliation"] if bronze.is_dir() else {}
-    quality_path = lake.partition("bronze", REPORT_TABLE, run.day) / "quality.json"
-    gates = json.loads(quality_path.read_text())["gates"] if quality_path.exists() else []
-    return {
-        "ok": run.ok,
-        "input_rows": counts.get("input_lines"),
-        "accepted": counts.get("accepted"),
-        "quarantined": counts.get("quarantined", {}),
-        "duplicates": sum(counts.get("duplicates", {}).values()),
-        "late": counts.get("late"),
-        "reconciled": counts.get("reconciled", False),
-        "gates": {
-            g["name"]: {"value": g["value"], "threshold": g["threshold"], "passed": g["passed"]}
-            for g in gates
+    quality = QualityReport.read(lake, run.day)
+    return DayReport(
+        ok=run.ok,
+        input_rows=counts.get("input_lines"),
+        accepted=counts.get("accepted"),
+        quarantined=counts.get("quarantined", {}),
+        duplicates=sum(counts.get("duplicates", {}).values()),
+        late=counts.get("late"),
+        reconciled=counts.get("reconciled", False),
+        gates={
+            g.name: GateOutcome(g.value, g.threshold, g.passed)
+            for g in (quality.gates if quality else [])
         },
-        "tasks": run.tasks,
-        "seconds": run.seconds,
-        "error": run.error,
-    }
+        tasks=run.tasks,
+        seconds=run.seconds,
+        error=run.error,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,14 +23,16 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
-from data_mle.airflow_runner import day_report, migrate, run_day
+from data_mle.airflow_runner import DayReport, day_report, migrate, run_day
 from data_mle.connect import SparkConnectServer
 from shared.faults import FaultConfig
 from shared.generate import GenerateConfig, generate
-from shared.lake import Lake, partition_name
+from shared.lake import BUSINESS_EVENTS_FILE, RAW_EVENTS, Lake, partition_name
 from shared.s3 import MotoServer, upload_dir
+from shared.server import sigterm_exits
 from shared.settings import get_settings
 from shared.storage import atomic_partition, atomic_write_json
 
@@ -49,33 +51,33 @@ def _outputs(lake: Lake, day: dt.date) -> dict[str, str]:
     return found
 
 
-def _print_day(day: dt.date, r: dict) -> None:
-    q = ", ".join(f"{k} {v}" for k, v in sorted(r["quarantined"].items())) or "none"
-    print(f"\n{day}  {'ok' if r['ok'] else 'FAILED'} in {r['seconds']} s")
-    if r["input_rows"] is not None:
-        print(f"  lines in {r['input_rows']:,} = accepted {r['accepted']:,} + quarantined "
-              f"{sum(r['quarantined'].values()):,} + duplicates {r['duplicates']:,}   "
-              f"reconciled: {r['reconciled']}   (late, accepted: {r['late']})")  # fmt: skip
+def _print_day(day: dt.date, r: DayReport) -> None:
+    q = ", ".join(f"{k} {v}" for k, v in sorted(r.quarantined.items())) or "none"
+    print(f"\n{day}  {'ok' if r.ok else 'FAILED'} in {r.seconds} s")
+    if r.input_rows is not None:
+        print(f"  lines in {r.input_rows:,} = accepted {r.accepted:,} + quarantined "
+              f"{sum(r.quarantined.values()):,} + duplicates {r.duplicates:,}   "
+              f"reconciled: {r.reconciled}   (late, accepted: {r.late})")  # fmt: skip
         print(f"  quarantined by reason: {q}")
-    for name, g in r["gates"].items():
-        value = "n/a" if g["value"] is None else f"{g['value']:.4g}"
-        verdict = "ok" if g["passed"] else "FAILED"
-        print(f"  gate {name:<17} {value:>8}  allowed {g['threshold']:<22} {verdict}")
-    print("  tasks: " + ", ".join(f"{t} {v['seconds']} s" for t, v in r["tasks"].items()))
-    if r["error"]:
-        print(f"  why: {r['error']}")
+    for name, g in r.gates.items():
+        value = "n/a" if g.value is None else f"{g.value:.4g}"
+        verdict = "ok" if g.passed else "FAILED"
+        print(f"  gate {name:<17} {value:>8}  allowed {g.threshold:<22} {verdict}")
+    print("  tasks: " + ", ".join(f"{t} {v['seconds']} s" for t, v in r.tasks.items()))
+    if r.error:
+        print(f"  why: {r.error}")
 
 
 def _corrupt_and_upload(world: Path, day: dt.date, lake: Lake) -> int:
     """Upload `day` with every second line missing: a broken upload the volume gate must stop."""
-    source = world / "raw" / "events" / partition_name(day) / "events.jsonl.gz"
+    source = Lake(world).raw_events(day) / BUSINESS_EVENTS_FILE
     lines = gzip.decompress(source.read_bytes()).splitlines(keepends=True)[::2]
     staging = lake.root / "staging" / partition_name(day)
     with atomic_partition(staging) as part:
         part.write_bytes(
-            "events.jsonl.gz", gzip.compress(b"".join(lines), mtime=0), rows=len(lines)
+            BUSINESS_EVENTS_FILE, gzip.compress(b"".join(lines), mtime=0), rows=len(lines)
         )
-    upload_dir(staging, get_settings().bucket, f"raw/events/{partition_name(day)}")
+    upload_dir(staging, get_settings().bucket, RAW_EVENTS.key(day))
     return len(lines)
 
 
@@ -105,8 +107,8 @@ def main() -> int:
         generate(config, world)
         days = [config.start + dt.timedelta(days=k) for k in range(DAYS + 1)]
         for day in days[:DAYS]:
-            upload_dir(world / "raw" / "events" / partition_name(day), settings.bucket,
-                       f"raw/events/{partition_name(day)}", create_bucket=True)  # fmt: skip
+            upload_dir(Lake(world).raw_events(day), settings.bucket, RAW_EVENTS.key(day),
+                       create_bucket=True)  # fmt: skip
         print(f"landed {DAYS} days of the small preset in s3://{settings.bucket}/raw/events/ "
               f"(faults on days {FAULT_DAYS}, 0-based)")  # fmt: skip
         migrate(lake)
@@ -114,9 +116,9 @@ def main() -> int:
         print("\n== 1. the week, one DAG run per day ==")
         for day in days[:DAYS]:
             result = day_report(lake, run_day(lake, day))
-            report["days"][day.isoformat()] = result
+            report["days"][day.isoformat()] = asdict(result)
             _print_day(day, result)
-            if not result["ok"]:
+            if not result.ok:
                 print("the week did not run clean; stopping", file=sys.stderr)
                 atomic_write_json(settings.reports_dir / "demo-data.json", report)
                 return 1
@@ -128,13 +130,13 @@ def main() -> int:
         broken = day_report(lake, run_day(lake, bad_day))
         _print_day(bad_day, broken)
         untouched = _outputs(lake, last_good) == before
-        no_training = not lake.partition("gold", "training/ad_break", bad_day).exists()
+        no_training = not lake.training_set("ad_break", bad_day).exists()
         print(f"  {kept:,} lines landed; the run stopped at the gates. {last_good}'s "
               f"{len(before)} outputs untouched: {untouched}; no training set made for "
               f"{bad_day}: {no_training}")  # fmt: skip
         report["gate_trip"] = {
             "day": bad_day.isoformat(),
-            **broken,
+            **asdict(broken),
             "earlier_outputs_untouched": untouched,
         }
 
@@ -158,8 +160,9 @@ def main() -> int:
     print(f"\nwrote {settings.reports_dir / 'demo-data.json'}; the demo took {report['seconds']} s")
     print("outputs: " + ", ".join(f"{k} {v}" for k, v in report["paths"].items()))
     good = all(d["ok"] and d["reconciled"] for d in report["days"].values())
-    return 0 if good and not broken["ok"] and no_training and untouched and same else 1
+    return 0 if good and not broken.ok and no_training and untouched and same else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with sigterm_exits():  # `kill` or a CI timeout unwinds like Ctrl-C: the servers stop too
+        sys.exit(main())

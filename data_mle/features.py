@@ -29,7 +29,7 @@ from shared.features import (
     FeatureTable,
     ctr_columns,
 )
-from shared.lake import Lake
+from shared.lake import BRONZE_EVENTS, Lake
 from shared.schema import EVENTS
 
 
@@ -138,8 +138,8 @@ def bronze_before(spark: Any, lake: Lake, as_of: dt.date) -> Any:
     from pyspark.sql import types as T
 
     paths = [
-        str(lake.partition("bronze", "events", d))
-        for d in lake.days("bronze", "events")
+        str(lake.bronze_events(d))
+        for d in lake.days(BRONZE_EVENTS)
         if as_of - dt.timedelta(days=max(WINDOWS)) <= d < as_of
     ]
     if paths:
@@ -162,7 +162,7 @@ def build_features(spark: Any, lake: Lake, as_of: dt.date) -> dict[str, dict]:
             frame = BUILDERS[table.name](events, as_of)
             written[table.name] = write_partition(
                 frame,
-                lake.partition("silver", table.name, as_of),
+                lake.features(table.name, as_of),
                 list(table.keys),
                 extra={
                     "feature_spec_version": FEATURE_SPEC_VERSION,

@@ -119,16 +119,16 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
 
     from data_mle.spark_io import write_partition
 
-    raw = lake.partition("raw", "events", day)
+    raw = lake.raw_events(day)
     if not raw.is_dir():
         raise FileNotFoundError(f"no raw partition for {day}: {raw} does not exist")
     rows = classify(spark, raw, day).cache()
     kept = None
     try:
         earlier = [
-            lake.partition("bronze", "events", d)
+            lake.bronze_events(d)
             for d in (day - dt.timedelta(days=k) for k in range(1, DEDUP_LOOKBACK_DAYS + 1))
-            if lake.partition("bronze", "events", d).is_dir()
+            if lake.bronze_events(d).is_dir()
         ]
         earlier_ids = spark.read.parquet(*map(str, earlier)) if earlier else None
         kept, removed = deduplicate(rows.filter("reason IS NULL"), earlier_ids)
@@ -156,13 +156,13 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
                 f"duplicates = {total}; nothing was written"
             )
         quarantine = rows.filter("reason IS NOT NULL").select("line", "reason", "detail", "raw")
-        write_partition(quarantine, lake.partition("quarantine", "events", day), ["line"])
+        write_partition(quarantine, lake.quarantine_events(day), ["line"])
         bronze = kept.select(*EVENTS.names, "is_late").withColumn(
             "ingest_date", F.lit(day.isoformat()).cast("date")
         )
         write_partition(
             bronze,
-            lake.partition("bronze", "events", day),
+            lake.bronze_events(day),
             ["event_time", "event_id"],
             extra={"reconciliation": counts},
         )

@@ -13,22 +13,16 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from shared.lake import Lake, partition_name
+from shared.lake import RAW_EVENTS, Lake
 from shared.s3 import download_prefix
 from shared.settings import get_settings
 from shared.storage import read_manifest
 
-RAW_PREFIX = "raw/events"
-
-
-def raw_key_prefix(day: dt.date) -> str:
-    return f"{RAW_PREFIX}/{partition_name(day)}"
-
 
 def land_day(lake: Lake, day: dt.date, bucket: str | None = None) -> dict:
     """Download the day's partition (replacing any earlier copy) and return its manifest."""
-    dest = lake.partition("raw", "events", day)
-    download_prefix(bucket or get_settings().bucket, raw_key_prefix(day), dest)
+    dest = lake.raw_events(day)
+    download_prefix(bucket or get_settings().bucket, RAW_EVENTS.key(day), dest)
     return read_manifest(dest)
 
 

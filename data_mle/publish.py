@@ -25,15 +25,13 @@ from shared.schema import SURFACES
 from shared.settings import get_settings
 from shared.storage import atomic_partition, read_manifest
 
-SNAPSHOT_TABLE = "online_snapshot"
-
 
 def snapshot(lake: Lake, as_of: dt.date) -> Path:
     """Gather the three feature tables of `as_of` into one snapshot partition."""
-    dest = lake.partition("gold", SNAPSHOT_TABLE, as_of)
+    dest = lake.online_snapshot(as_of)
     with atomic_partition(dest) as part:
         for table in FEATURE_TABLES:
-            source = lake.partition("silver", table.name, as_of)
+            source = lake.features(table.name, as_of)
             rows = read_manifest(source)["rows"]
             shutil.copyfile(source / "part-0.parquet", part.add(f"{table.name}.parquet", rows))
         part.extra.update(
@@ -49,14 +47,14 @@ def publish_day(spark: Any, lake: Lake, day: dt.date, bucket: str | None = None)
     next_day = day + dt.timedelta(days=1)
     build_features(spark, lake, next_day)
     partitions = [
-        *(lake.partition("silver", t.name, day) for t in FEATURE_TABLES),
-        *(lake.partition("gold", f"training/{s}", day) for s in SURFACES),
+        *(lake.features(t.name, day) for t in FEATURE_TABLES),
+        *(lake.training_set(s, day) for s in SURFACES),
         snapshot(lake, next_day),
     ]
     bucket = bucket or get_settings().bucket
     keys = []
     for path in partitions:
-        keys += upload_dir(path, bucket, path.relative_to(lake.root).as_posix(), create_bucket=True)
+        keys += upload_dir(path, bucket, lake.key(path), create_bucket=True)
     return keys
 
 

@@ -3,8 +3,9 @@ data before it becomes features.
 
     python -m data_mle.quality --day 2026-01-06
 
-A day is summarised once as a *profile* (Spark aggregates, a few hundred numbers), written to
-`bronze/events_quality/dt=DAY/quality.json` with the gate results. The gates themselves are pure
+A day is summarised once as a `DayProfile` (Spark aggregates, a few hundred numbers), written with
+the gate results as a `QualityReport` to `lake.quality_report(day)`
+(`bronze/events_quality/dt=DAY/quality.json`). The gates themselves are pure
 functions of today's profile and the trailing days' profiles, so each can be tested on numbers
 made to trip it. A failing gate raises `QualityGateError` naming the check, the value and the
 threshold; the report is written either way, so the failure can be read afterwards.
@@ -16,14 +17,13 @@ import datetime as dt
 import json
 import math
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.lake import Lake
+from shared.lake import QUALITY_FILE, QUALITY_REPORTS, Lake
 from shared.schema import DEVICES, EVENT_TYPES, EVENTS, SURFACES
 from shared.storage import atomic_partition, read_manifest, to_json_text
 
-REPORT_TABLE = "events_quality"
 TRAILING_DAYS = 7
 
 
@@ -44,6 +44,24 @@ class GateConfig:
 
 
 @dataclass(frozen=True)
+class DayProfile:
+    """What the gates know of a day of bronze events: counts, null and click rates, and the
+    distributions the drift gate compares with the trailing days."""
+
+    day: str
+    rows: int  # accepted into bronze
+    input_lines: int
+    quarantined: int
+    duplicates: int
+    late: int
+    schema_missing: list[str] = field(default_factory=list)  # "name type" of each lost column
+    null_share: dict[str, float] = field(default_factory=dict)  # of fields that must be there
+    ctr: dict[str, float] = field(default_factory=dict)  # by surface
+    latest_event: str | None = None  # ISO time of the day's last event
+    shares: dict[str, dict[str, float]] = field(default_factory=dict)  # dimension -> value -> share
+
+
+@dataclass(frozen=True)
 class GateResult:
     name: str
     passed: bool
@@ -52,11 +70,40 @@ class GateResult:
     message: str
 
 
+@dataclass(frozen=True)
+class QualityReport:
+    """A day's `quality.json`: the profile, every gate's result and the thresholds used."""
+
+    day: str
+    passed: bool
+    gates: list[GateResult]
+    config: dict
+    profile: DayProfile
+
+    @classmethod
+    def read(cls, lake: Lake, day: dt.date) -> QualityReport | None:
+        """The report of `day`, or None when the gates have not run on it."""
+        path = lake.quality_report(day)
+        if not path.exists():
+            return None
+        raw = json.loads(path.read_text())
+        return cls(
+            day=raw["day"],
+            passed=raw["passed"],
+            gates=[GateResult(**g) for g in raw["gates"]],
+            config=raw["config"],
+            profile=DayProfile(**raw["profile"]),
+        )
+
+    def failures(self) -> list[GateResult]:
+        return [g for g in self.gates if not g.passed]
+
+
 class QualityGateError(RuntimeError):
     """One or more gates failed; the message names each check, its value and its threshold."""
 
 
-def profile_day(bronze: Any, day: dt.date, reconciliation: dict) -> dict:
+def profile_day(bronze: Any, day: dt.date, reconciliation: dict) -> DayProfile:
     """The numbers the gates need, computed with Spark from a day's bronze events."""
     from pyspark.sql import functions as F
 
@@ -89,26 +136,24 @@ def profile_day(bronze: Any, day: dt.date, reconciliation: dict) -> dict:
     latest = None if latest_us is None else dt.datetime.fromtimestamp(latest_us / 1e6, dt.UTC)
     expected = [(f.name, f.dataType.simpleString()) for f in EVENTS.spark().fields]
     actual = [(f.name, f.dataType.simpleString()) for f in bronze.schema.fields]
-    return {
-        "day": day.isoformat(),
-        "rows": rows,
-        "input_lines": reconciliation["input_lines"],
-        "quarantined": sum(reconciliation["quarantined"].values()),
-        "duplicates": sum(reconciliation["duplicates"].values()),
-        "late": reconciliation["late"],
-        "schema_missing": [f"{n} {t}" for n, t in expected if (n, t) not in actual],
-        "null_share": nulls,
-        "ctr": {
-            r["surface"]: r["clicks"] / r["impressions"] for r in by_surface if r["impressions"]
-        },
-        "latest_event": latest.isoformat() if latest else None,
-        "shares": {
+    return DayProfile(
+        day=day.isoformat(),
+        rows=rows,
+        input_lines=reconciliation["input_lines"],
+        quarantined=sum(reconciliation["quarantined"].values()),
+        duplicates=sum(reconciliation["duplicates"].values()),
+        late=reconciliation["late"],
+        schema_missing=[f"{n} {t}" for n, t in expected if (n, t) not in actual],
+        null_share=nulls,
+        ctr={r["surface"]: r["clicks"] / r["impressions"] for r in by_surface if r["impressions"]},
+        latest_event=latest.isoformat() if latest else None,
+        shares={
             "device": shares("device", DEVICES),
             "surface": shares("surface", SURFACES),
             "event_type": shares("event_type", EVENT_TYPES),
             "hour": shares(F.hour("event_time"), range(24)),
         },
-    }
+    )
 
 
 def psi(expected: dict[str, float], actual: dict[str, float], floor: float = 1e-4) -> float:
@@ -120,7 +165,9 @@ def psi(expected: dict[str, float], actual: dict[str, float], floor: float = 1e-
     return total
 
 
-def evaluate(profile: dict, trailing: list[dict], config: GateConfig) -> list[GateResult]:
+def evaluate(
+    profile: DayProfile, trailing: list[DayProfile], config: GateConfig
+) -> list[GateResult]:
     """Every gate on today's `profile`, against the `trailing` days' profiles (may be empty)."""
     results = []
 
@@ -137,8 +184,8 @@ def evaluate(profile: dict, trailing: list[dict], config: GateConfig) -> list[Ga
             )
         )
 
-    n_in = max(profile["input_lines"], 1)
-    missing = profile["schema_missing"]
+    n_in = max(profile.input_lines, 1)
+    missing = profile.schema_missing
     gate(
         "schema",
         float(len(missing)),
@@ -146,7 +193,7 @@ def evaluate(profile: dict, trailing: list[dict], config: GateConfig) -> list[Ga
         "0 missing columns",
         f"columns missing or retyped {missing}",
     )
-    q = profile["quarantined"] / n_in
+    q = profile.quarantined / n_in
     gate(
         "quarantine_share",
         q,
@@ -154,7 +201,7 @@ def evaluate(profile: dict, trailing: list[dict], config: GateConfig) -> list[Ga
         f"<= {config.max_quarantine_share}",
         "quarantined / input",
     )
-    d = profile["duplicates"] / n_in
+    d = profile.duplicates / n_in
     gate(
         "duplicate_share",
         d,
@@ -162,7 +209,7 @@ def evaluate(profile: dict, trailing: list[dict], config: GateConfig) -> list[Ga
         f"<= {config.max_duplicate_share}",
         "duplicates / input",
     )
-    worst = max(profile["null_share"].items(), key=lambda kv: kv[1])
+    worst = max(profile.null_share.items(), key=lambda kv: kv[1])
     gate(
         "null_share",
         worst[1],
@@ -172,12 +219,12 @@ def evaluate(profile: dict, trailing: list[dict], config: GateConfig) -> list[Ga
     )
 
     end = dt.datetime.combine(
-        dt.date.fromisoformat(profile["day"]) + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
+        dt.date.fromisoformat(profile.day) + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
     )
-    if profile["latest_event"] is None:
+    if profile.latest_event is None:
         gate("freshness", None, False, f"<= {config.max_freshness_lag_min} min", "no events at all")
     else:
-        lag = (end - dt.datetime.fromisoformat(profile["latest_event"])).total_seconds() / 60
+        lag = (end - dt.datetime.fromisoformat(profile.latest_event)).total_seconds() / 60
         gate(
             "freshness",
             lag,
@@ -187,7 +234,7 @@ def evaluate(profile: dict, trailing: list[dict], config: GateConfig) -> list[Ga
         )
 
     for surface, low, high in config.ctr_band:
-        ctr = profile["ctr"].get(surface)
+        ctr = profile.ctr.get(surface)
         gate(
             f"ctr_{surface}",
             ctr,
@@ -200,8 +247,8 @@ def evaluate(profile: dict, trailing: list[dict], config: GateConfig) -> list[Ga
         gate("volume", None, True, "no trailing days yet", "rows against the trailing mean")
         gate("drift", None, True, "no trailing days yet", "largest PSI against the trailing days")
         return results
-    mean_rows = sum(p["rows"] for p in trailing) / len(trailing)
-    ratio = profile["rows"] / mean_rows if mean_rows else math.inf
+    mean_rows = sum(p.rows for p in trailing) / len(trailing)
+    ratio = profile.rows / mean_rows if mean_rows else math.inf
     low, high = config.volume_ratio
     gate(
         "volume",
@@ -211,12 +258,11 @@ def evaluate(profile: dict, trailing: list[dict], config: GateConfig) -> list[Ga
         f"rows / mean of {len(trailing)} trailing days",
     )
     drifts = {}
-    for dim in profile["shares"]:
+    for dim in profile.shares:
         baseline = {
-            k: sum(p["shares"][dim][k] for p in trailing) / len(trailing)
-            for k in profile["shares"][dim]
+            k: sum(p.shares[dim][k] for p in trailing) / len(trailing) for k in profile.shares[dim]
         }
-        drifts[dim] = psi(baseline, profile["shares"][dim])
+        drifts[dim] = psi(baseline, profile.shares[dim])
     dim, worst_psi = max(drifts.items(), key=lambda kv: kv[1])
     gate(
         "drift",
@@ -228,37 +274,33 @@ def evaluate(profile: dict, trailing: list[dict], config: GateConfig) -> list[Ga
     return results
 
 
-def trailing_profiles(lake: Lake, day: dt.date, days: int = TRAILING_DAYS) -> list[dict]:
+def trailing_profiles(lake: Lake, day: dt.date, days: int = TRAILING_DAYS) -> list[DayProfile]:
     """Profiles of the days before `day` that passed their gates (a failed day is no baseline)."""
-    found = []
-    for k in range(1, days + 1):
-        path = lake.partition("bronze", REPORT_TABLE, day - dt.timedelta(days=k)) / "quality.json"
-        if path.exists():
-            report = json.loads(path.read_text())
-            if report["passed"]:
-                found.append(report["profile"])
-    return found
+    reports = (QualityReport.read(lake, day - dt.timedelta(days=k)) for k in range(1, days + 1))
+    return [r.profile for r in reports if r is not None and r.passed]
 
 
-def run_gates(spark: Any, lake: Lake, day: dt.date, config: GateConfig | None = None) -> dict:
+def run_gates(
+    spark: Any, lake: Lake, day: dt.date, config: GateConfig | None = None
+) -> QualityReport:
     """Profile `day`'s bronze, evaluate the gates, write the report; raise if any gate failed."""
     config = config or GateConfig()
-    bronze_path = lake.partition("bronze", "events", day)
+    bronze_path = lake.bronze_events(day)
     if not bronze_path.is_dir():
         raise FileNotFoundError(f"no bronze partition for {day}: run the ingest first")
     bronze = spark.read.parquet(str(bronze_path))
     profile = profile_day(bronze, day, read_manifest(bronze_path)["reconciliation"])
     results = evaluate(profile, trailing_profiles(lake, day), config)
-    report = {
-        "day": day.isoformat(),
-        "passed": all(r.passed for r in results),
-        "gates": [asdict(r) for r in results],
-        "config": asdict(config),
-        "profile": profile,
-    }
-    with atomic_partition(lake.partition("bronze", REPORT_TABLE, day)) as part:
-        part.write_bytes("quality.json", to_json_text(report).encode(), rows=len(results))
-    failed = [r.message for r in results if not r.passed]
+    report = QualityReport(
+        day=day.isoformat(),
+        passed=all(r.passed for r in results),
+        gates=results,
+        config=asdict(config),
+        profile=profile,
+    )
+    with atomic_partition(lake.path(QUALITY_REPORTS, day)) as part:
+        part.write_bytes(QUALITY_FILE, to_json_text(asdict(report)).encode(), rows=len(results))
+    failed = [r.message for r in report.failures()]
     if failed:
         raise QualityGateError(f"{day}: {len(failed)} quality gate(s) failed: " + "; ".join(failed))
     return report
@@ -267,8 +309,8 @@ def run_gates(spark: Any, lake: Lake, day: dt.date, config: GateConfig | None = 
 def main(argv: list[str] | None = None) -> int:
     from data_mle.spark import run_day_job
 
-    def show(report: dict) -> str:
-        return "\n".join(gate["message"] for gate in report["gates"])
+    def show(report: QualityReport) -> str:
+        return "\n".join(gate.message for gate in report.gates)
 
     return run_day_job(
         argv, "quality", __doc__, run_gates, show, errors=(FileNotFoundError, QualityGateError)

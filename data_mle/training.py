@@ -3,12 +3,13 @@ the features as of that day.
 
     python -m data_mle.training --day 2026-01-08
 
-Writes `gold/training/{ad_break,home_row}/dt=DAY/`. The label is 1 when a click that names the
-impression (`impression_id`) arrived the same day; a click arriving a day late is missed, and
-counted in the manifest (`clicks_without_impression`: clicks whose impression is not in the day).
-Features come from `silver/*/dt=DAY`, computed from events that arrived before DAY, so no row
-sees its own click. Keys a feature table lacks get zero counts, the prior CTR and the capped
-recency, exactly what the reference `shared.features` gives an unseen key.
+Writes `lake.training_set(surface, DAY)` for both surfaces. The label is 1 when a click that
+names the impression (`impression_id`) arrived the same day; a click arriving a day late is
+missed, and counted in the manifest (`clicks_without_impression`: clicks whose impression is
+not in the day). Features come from `lake.features(table, DAY)`, computed from events that
+arrived before DAY, so no row sees its own click. Keys a feature table lacks get zero counts,
+the prior CTR and the capped recency, exactly what the reference `shared.features` gives an
+unseen key.
 """
 
 from __future__ import annotations
@@ -29,10 +30,6 @@ from shared.lake import Lake
 from shared.schema import SURFACES
 
 
-def training_table(surface: str) -> str:
-    return f"training/{surface}"
-
-
 def _fill(frame: Any, surface: str) -> Any:
     """Defaults for rows whose key was not in a feature table (`shared.features`)."""
     from pyspark.sql import functions as F
@@ -49,10 +46,10 @@ def build_training_sets(spark: Any, lake: Lake, day: dt.date) -> dict[str, dict]
 
     from data_mle.spark_io import write_partition
 
-    bronze = spark.read.parquet(str(lake.partition("bronze", "events", day)))
+    bronze = spark.read.parquet(str(lake.bronze_events(day)))
     features = {}
     for table in FEATURE_TABLES:
-        path = lake.partition("silver", table.name, day)
+        path = lake.features(table.name, day)
         if not path.is_dir():
             raise FileNotFoundError(f"no {table.name} as of {day}: run the features job first")
         frame = spark.read.parquet(str(path))
@@ -84,7 +81,7 @@ def build_training_sets(spark: Any, lake: Lake, day: dt.date) -> dict[str, dict]
         rows = _fill(rows, surface).select(*TRAINING_KEYS, *feature_columns())
         written[surface] = write_partition(
             rows,
-            lake.partition("gold", training_table(surface), day),
+            lake.training_set(surface, day),
             ["event_time", "event_id"],
             extra={
                 "feature_spec_version": FEATURE_SPEC_VERSION,

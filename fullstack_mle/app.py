@@ -11,8 +11,9 @@
     POST /api/admin/flush       Bearer token: ship the day's events to S3 raw
 
 The app never ranks anything itself: it is the ranking service's client (infra_mle), and the
-pages read what the loop wrote (`history.json`, `registry.json`). When the service is down, or
-there is no model yet, the pages and the API say so in words instead of failing.
+pages read what the loop wrote (`history.json`, and the model registry in the MLflow store at
+`MARQUEE_APP_TRACKING_URI`). When the service is down, or there is no model yet, the pages and
+the API say so in words instead of failing.
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fullstack_mle.dashboard import dashboard_context
 from fullstack_mle.feedback import EventError, FeedbackLog, check_events
+from fullstack_mle.registry import Registry
 from fullstack_mle.settings import AppSettings
 from fullstack_mle.visit import Catalogue, ServiceError, make_visit
 from infra_mle.sources import fetch_file
+from shared.lake import ENTITIES, entity_key
 from shared.schema import DEVICES
 from shared.settings import get_settings
 
@@ -63,10 +66,11 @@ class DayRequest(BaseModel):
 
 
 class State:
-    """What the app holds: the event log, the service client, the entity tables."""
+    """What the app holds: the event log, the service client, the entity tables, the registry."""
 
     def __init__(self, settings: AppSettings):
         self.settings = settings
+        self.registry = Registry(settings.tracking_uri)  # opened on the first dashboard view
         self.log = FeedbackLog(settings.spool_dir, get_settings().bucket)
         self.client = httpx.Client(
             base_url=settings.service_url, timeout=settings.service_timeout_s
@@ -75,18 +79,18 @@ class State:
         self.rng = np.random.default_rng()
 
     def catalogue(self) -> Catalogue:
-        """The users and ads tables from S3 raw/entities, fetched once."""
+        """The users and ads tables from S3 (`shared.lake.ENTITIES`), fetched once."""
         if self._catalogue is None:
             cache = self.settings.state_dir / "cache"
             bucket = get_settings().bucket
             try:
                 users, ads = (
-                    pd.read_parquet(fetch_file(f"s3://{bucket}/raw/entities/{name}.parquet", cache))
+                    pd.read_parquet(fetch_file(f"s3://{bucket}/{entity_key(name)}", cache))
                     for name in ("users", "ads")
                 )
             except Exception as error:  # any storage failure: not published
                 raise ServiceError(
-                    f"the entity tables are not in s3://{bucket}/raw/entities/ ({error}); "
+                    f"the entity tables are not in s3://{bucket}/{ENTITIES.key()}/ ({error}); "
                     "the loop publishes them when it starts"
                 ) from None
             self._catalogue = Catalogue(users, ads)
@@ -205,7 +209,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
 
     @app.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(request: Request):
-        context = dashboard_context(settings.history_path, settings.registry_path)
+        context = dashboard_context(settings.history_path, state.registry)
         context.update(status=state.service_status(), day=state.log.day, feedback=feedback())
         return templates.TemplateResponse(request, "dashboard.html", context)
 

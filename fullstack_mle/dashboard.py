@@ -1,23 +1,20 @@
-"""What the operations dashboard shows, computed from the files the loop writes: the history of
-each business day (`history.json`) and the model registry (`registry.json`)."""
+"""What the operations dashboard shows, computed from what the loop writes: the record of each
+business day (`history.json`, `history.py`) and the model registry in MLflow (`registry.py`)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from fullstack_mle.history import read_history
 from fullstack_mle.plots import line_chart
+from fullstack_mle.registry import Registry
+from shared.schema import SURFACES
 
 
-def read_json(path: Path, default: object) -> object:
-    return json.loads(path.read_text()) if path.exists() else default
-
-
-def dashboard_context(history_path: Path, registry_path: Path) -> dict:
-    history: list[dict] = read_json(history_path, [])  # type: ignore[assignment]
-    registry: dict = read_json(registry_path, {"champion": {}, "decisions": []})  # type: ignore[assignment]
-    labels = [d["day"][5:] for d in history]
-    visits = [d.get("visits") or {} for d in history]
+def dashboard_context(history_path: Path, registry: Registry) -> dict:
+    history = read_history(history_path)
+    labels = [d.day[5:] for d in history]
+    visits = [d.visits or {} for d in history]
     ctr_chart = line_chart(
         labels,
         {
@@ -37,12 +34,12 @@ def dashboard_context(history_path: Path, registry_path: Path) -> dict:
         },
         "ad-break ranking latency, ms",
     )
-    alerts = [{**alert, "day": d["day"]} for d in history for alert in d.get("alerts", [])]
+    alerts = [{**alert, "day": d.day} for d in history for alert in d.alerts]
+    champions = {s: v for s in SURFACES if (v := registry.champion(s)) is not None}
     return {
         "history": history,
-        "registry": registry,
-        "decisions": list(reversed(registry["decisions"])),
-        "champions": registry["champion"],
+        "decisions": list(reversed(registry.decisions())),  # the newest first
+        "champions": champions,
         "ctr_chart": ctr_chart,
         "latency_chart": latency_chart,
         "alerts": alerts,

@@ -5,7 +5,8 @@
 Runs `loop.Loop` in `<lake root>/fullstack_demo` (replaced on each run), prints a summary per
 day (the data, the gates, the gate's decision per model, the visitors' click rate against the
 oracle's) and writes `reports/demo-fullstack.json`. With `--serve` the web app and the ranking
-service stay up after the last day, at the printed URL, until Ctrl-C.
+service stay up after the last day, at the printed URL, until Ctrl-C. The promotions are in
+that lake's MLflow store: `make mlflow-ui LAKE=lake/fullstack_demo`.
 """
 
 from __future__ import annotations
@@ -15,61 +16,62 @@ import signal
 import sys
 import time
 
+from fullstack_mle.history import DayRecord
 from fullstack_mle.loop import Loop, LoopConfig
 from shared.settings import get_settings
 from shared.storage import atomic_write_json
 
 
-def day_summary(r: dict) -> dict:
+def day_summary(r: DayRecord) -> dict:
     """The per-day figures the report promises, from a day's record."""
-    visits = r["visits"] or {}
+    visits = r.visits or {}
     return {
-        "promoted": r["promoted"],
+        "promoted": r.promoted,
         "online_ctr": visits.get("online_ctr"),
         "oracle_ctr": visits.get("oracle_ctr"),
         "expected_ctr": visits.get("expected_ctr"),
-        "feedback_events": r["feedback"]["events"],
-        "feedback_clicks": r["feedback"]["clicks"],
-        "feedback_reconciled": r["feedback"]["reconciled"],
-        "etl_ok": r["pipeline"]["ok"],
-        "input_rows": r["pipeline"]["input_rows"],
-        "gates_passed": all(g["passed"] for g in r["pipeline"]["gates"].values()),
+        "feedback_events": r.feedback.events,
+        "feedback_clicks": r.feedback.clicks,
+        "feedback_reconciled": r.feedback.reconciled,
+        "etl_ok": r.pipeline["ok"],
+        "input_rows": r.pipeline["input_rows"],
+        "gates_passed": all(g["passed"] for g in r.pipeline["gates"].values()),
         "models": {
             s: {
-                "version": m["candidate"],
-                "promoted": m["promoted"],
-                "reason": m["reason"],
-                "logloss": m["candidate_metrics"]["logloss"],
-                "champion_logloss": (m["champion_metrics"] or {}).get("logloss"),
+                "version": m.candidate,
+                "promoted": m.promoted,
+                "reason": m.reason,
+                "logloss": m.candidate_metrics["logloss"],
+                "champion_logloss": (m.champion_metrics or {}).get("logloss"),
             }
-            for s, m in r["models"].items()
+            for s, m in r.models.items()
         },
-        "alerts": r["alerts"],
-        "seconds": r["seconds"],
+        "alerts": r.alerts,
+        "seconds": r.seconds,
     }
 
 
-def build_report(config: LoopConfig, records: list[dict], seconds: float) -> dict:
+def build_report(config: LoopConfig, records: list[DayRecord], seconds: float) -> dict:
     """`reports/demo-fullstack.json`: per day, what the loop promised to show."""
     return {
         "preset": config.preset,
         "visitors_per_day": config.visitors,
-        "days": {r["day"]: day_summary(r) for r in records},
+        "days": {r.day: day_summary(r) for r in records},
         "seconds": round(seconds, 1),
     }
 
 
-def print_day(r: dict) -> None:
-    p, f = r["pipeline"], r["feedback"]
+def print_day(r: DayRecord) -> None:
+    p, f = r.pipeline, r.feedback
     gates = " ".join(f"{n}{'' if g['passed'] else ' FAILED'}" for n, g in p["gates"].items())
-    print(f"\n{r['day']}  ({r['seconds']} s)")
+    print(f"\n{r.day}  ({r.seconds} s)")
     run = "ok" if p["ok"] else "FAILED"
-    print(f"  data      {p['input_rows']:,} raw lines ({f['events']:,} from the app), "
+    print(f"  data      {p['input_rows']:,} raw lines ({f.events:,} from the app), "
           f"{p['accepted']:,} accepted; DAG {run} in {p['seconds']} s")  # fmt: skip
     print(f"  gates     {gates}")
-    if r["visits"]:
-        v = r["visits"]
-        reconciled = "all in bronze" if f["reconciled"] else f"{f['missing_clicks']} MISSING"
+    if r.visits:
+        v = r.visits
+        reconciled = "all in bronze" if f.reconciled else f"{f.missing_clicks} MISSING"
         print(f"  visitors  {v['visits']} visits, {v['impressions']:,} impressions, {v['clicks']} "
               f"clicks ({reconciled}); ranking p50 {v['latency_ms']['p50']} ms")  # fmt: skip
         print(f"  clicks    online {100 * v['online_ctr']:.2f}%, served (expected) "
@@ -77,14 +79,14 @@ def print_day(r: dict) -> None:
               f"regret {100 * v['regret']:.2f} pts")  # fmt: skip
     else:
         print("  visitors  none yet: no model was serving")
-    for surface, m in r["models"].items():
-        verdict = "PROMOTED" if m["promoted"] else "kept champion"
-        print(f"  {surface:9} {verdict}: {m['reason']}")
-    if r["deploy"]:
-        d = r["deploy"]
-        print(f"  deploy    home rows for {d['serving_day']} ({d['batch_users']:,} users, "
-              f"{d['batch_seconds']} s); service {d['service']}")  # fmt: skip
-    for alert in r["alerts"]:
+    for surface, m in r.models.items():
+        verdict = "PROMOTED" if m.promoted else "kept champion"
+        print(f"  {surface:9} {verdict}: {m.reason}")
+    if r.deploy:
+        d = r.deploy
+        print(f"  deploy    home rows for {d.serving_day} ({d.batch_users:,} users, "
+              f"{d.batch_seconds} s); service {d.service}")  # fmt: skip
+    for alert in r.alerts:
         print(f"  ALERT     {alert['kind']}: {alert['message']}")
 
 
@@ -114,14 +116,16 @@ def run(config: LoopConfig, serve: bool, began: float) -> int:
     reports = settings.reports_dir
     with Loop(config, settings.lake_root / "fullstack_demo") as loop:
         print(f"set up in {time.perf_counter() - began:.0f} s; the app is at {loop.app_url}")
-        records = []
+        records: list[DayRecord] = []
         for record in loop.run():
             print_day(record)
             records.append(record)
         report = build_report(config, records, time.perf_counter() - began)
         report["history"] = str(loop.history_path)
+        report["model_registry"] = loop.registry.uri
         atomic_write_json(reports / "demo-fullstack.json", report)
         print(f"\nthe loop took {report['seconds']} s; wrote {reports / 'demo-fullstack.json'}")
+        print(f"promotions in MLflow's model registry: make mlflow-ui LAKE={loop.root}")
         if serve:
             print(f"\nserving: viewer {loop.app_url}/  dashboard {loop.app_url}/dashboard"
                   "  (Ctrl-C stops)", flush=True)  # fmt: skip

@@ -2,8 +2,9 @@
 
 - `publish_entities`: the users, titles and ads tables, to the lake (for the batch job) and S3
   (for the service and the app);
-- `publish_champions`: the registry's champions to S3, where the service and the batch job look
-  (`latest.json` in S3 names the champion, whatever was exported last on disk);
+- `publish_champions`: the champions (the versions MLflow's alias `champion` points to,
+  `registry.py`) to S3, where the service and the batch job look (`latest.json` in S3 names the
+  champion, whatever was exported last on disk);
 - `run_batch_job`: infra_mle's Spark job scoring every user's home row for the next day;
 - `reload_service`: the service's token-protected `/admin/reload`, which swaps in the newest model,
   snapshot and home rows at once, or refuses and keeps serving.
@@ -12,8 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,28 +22,29 @@ from pathlib import Path
 import httpx
 
 from fullstack_mle.registry import Registry
-from infra_mle.batch_score import RECS_TABLE
-from shared.artifacts import models_root, upload_model
-from shared.lake import Lake
+from shared.artifacts import upload_model
+from shared.lake import Lake, models_key
 from shared.s3 import upload_dir
 from shared.schema import SURFACES
+from shared.server import run_to_end
 from shared.storage import read_manifest
 
 
 def publish_entities(world: Path, lake: Lake, bucket: str) -> None:
-    entities = lake.zone("raw") / "entities"
-    shutil.copytree(world / "raw" / "entities", entities, dirs_exist_ok=True)
-    upload_dir(entities, bucket, "raw/entities", create_bucket=True)
+    entities = lake.entities()
+    shutil.copytree(Lake(world).entities(), entities, dirs_exist_ok=True)
+    upload_dir(entities, bucket, lake.key(entities), create_bucket=True)
 
 
 def publish_champions(lake: Lake, registry: Registry, bucket: str) -> dict[str, str]:
-    """Upload each surface's champion; returns the versions now named in S3."""
+    """Upload each surface's champion (the registry's alias); returns the versions now named
+    in S3."""
     published = {}
     for surface in SURFACES:
         version = registry.champion(surface)
         if version is None:
             raise RuntimeError(f"no champion for {surface}: nothing can be deployed")
-        upload_model(models_root(lake.zone("artifacts"), surface) / version, bucket)
+        upload_model(lake.models(surface) / version, bucket)
         published[surface] = version
     return published
 
@@ -52,12 +54,12 @@ def run_batch_job(lake: Lake, day: dt.date, bucket: str) -> dict:
     Spark Connect server when the environment names one; its output is uploaded to S3."""
     started = time.perf_counter()
     command = [sys.executable, "-m", "infra_mle.batch_score", "--day", day.isoformat(),
-               "--lake", str(lake.root), "--model", f"s3://{bucket}/artifacts/models/home_row",
+               "--lake", str(lake.root), "--model", f"s3://{bucket}/{models_key('home_row')}",
                "--upload"]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = run_to_end(command, dict(os.environ))
     if result.returncode != 0:
         raise RuntimeError(f"the batch job for {day} failed: {result.stderr.strip()[-1500:]}")
-    manifest = read_manifest(lake.partition("artifacts", RECS_TABLE, day))
+    manifest = read_manifest(lake.batch_recs(day))
     return {
         "seconds": round(time.perf_counter() - started, 1),
         "users": manifest["users"],

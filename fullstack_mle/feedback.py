@@ -25,9 +25,8 @@ from typing import Any
 import pyarrow as pa
 from pydantic import ValidationError
 
-from data_mle.land import raw_key_prefix
 from data_mle.validate import reason_for
-from shared.lake import partition_name
+from shared.lake import RAW_EVENTS, partition_name
 from shared.raw_log import gzip_bytes, join_lines, to_json_lines
 from shared.s3 import s3_client
 from shared.schema import EVENTS
@@ -161,7 +160,7 @@ class FeedbackLog:
             # Numbered within this run of the app, and unique across runs: a restarted app
             # must never overwrite what an earlier one uploaded.
             name = f"feedback-{len(self.counts.files) + 1:04d}-{uuid.uuid4().hex[:8]}.jsonl.gz"
-            key = f"{raw_key_prefix(self.day)}/{name}"
+            key = f"{RAW_EVENTS.key(self.day)}/{name}"
             s3_client().put_object(Bucket=self.bucket, Key=key, Body=gzip_bytes(data))
             pending.replace(pending.with_name(f"sent-{name[:-3]}"))  # kept, for the record
             lines = data.count(b"\n")

@@ -2,7 +2,7 @@
 
     with Loop(LoopConfig(preset="small", days=3), root) as loop:
         for record in loop.run():
-            print(record["day"], record["promoted"])
+            print(record.day, record.promoted)
 
 Setting up (once): a moto S3 server and a Spark Connect server start; the world is generated
 (the business's traffic and the ground truth the visitors follow); Airflow's database is created;
@@ -16,11 +16,12 @@ Each business day D:
    (Airflow: sensor, land, ingest, gates, features, training sets, publish);
 4. every click the visitors sent is looked up in D's bronze table (`feedback_reconciled`);
 5. model_mle's library trains a candidate per surface; the gate promotes it or keeps the
-   champion (`retrain.py`, `gate.py`, `registry.py`);
+   champion, and the candidate is registered in MLflow, with the alias `champion` moved on a
+   promotion (`retrain.py`, `gate.py`, `registry.py`; the store is `<root>/mlflow/mlflow.db`);
 6. the champions go to S3, infra_mle's batch job scores every user's home row for D+1, and
    infra_mle's service starts (the first time) or reloads: D+1 is served;
-7. alerts are raised (`monitoring.py`) and the day's record is appended to `history.json`,
-   which the dashboard shows.
+7. alerts are raised (`monitoring.py`) and the day's record (`history.DayRecord`) is appended
+   to `history.json`; the dashboard shows it with the registry's decisions.
 After the last day the app is left open on the day after, for people to click in (`--serve`).
 """
 
@@ -33,7 +34,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -48,20 +49,21 @@ from fullstack_mle.deploy import (
     reload_service,
     run_batch_job,
 )
+from fullstack_mle.history import DayRecord, Deployment, Reconciliation, write_history
 from fullstack_mle.monitoring import day_alerts
 from fullstack_mle.raw_day import land_business_events, seal_day
-from fullstack_mle.registry import Registry
+from fullstack_mle.registry import Decision, Registry
 from fullstack_mle.retrain import retrain_surface
 from fullstack_mle.visitors import GroundTruth, run_visitors
+from model_mle.tracking import tracking_uri
 from model_mle.train import TrainConfig
 from shared.generate import GenerateConfig, generate
 from shared.lake import Lake
 from shared.presets import get_preset
 from shared.s3 import MotoServer, free_port
 from shared.schema import SURFACES
-from shared.server import ServerProcess
+from shared.server import UvicornServer
 from shared.settings import get_settings
-from shared.storage import atomic_write_json
 from shared.world import Drift, build_world
 
 
@@ -108,11 +110,11 @@ class Loop:
         self.lake = Lake(root)
         self.world_dir = root / "world"
         self.token = secrets.token_urlsafe(24)  # this run's admin token, for both servers
-        self.registry = Registry(root / "fullstack" / "registry.json")
+        self.registry = Registry(tracking_uri(root))  # MLflow's, in this run's lake
         self.history_path = root / "fullstack" / "history.json"
-        self.history: list[dict] = []
-        self.app: ServerProcess | None = None
-        self.service: ServerProcess | None = None
+        self.history: list[DayRecord] = []
+        self.app: UvicornServer | None = None
+        self.service: UvicornServer | None = None
         self._stack = ExitStack()  # what __exit__ undoes, in reverse order
 
     # -- set-up and tear-down -------------------------------------------------------------
@@ -146,12 +148,13 @@ class Loop:
             **os.environ,
             "MARQUEE_APP_ADMIN_TOKEN": self.token,
             "MARQUEE_SERVE_ADMIN_TOKEN": self.token,
+            "MARQUEE_APP_TRACKING_URI": self.registry.uri,  # the dashboard reads the registry
         }
         service_port = free_port()
         env["MARQUEE_APP_SERVICE_URL"] = f"http://127.0.0.1:{service_port}"
-        self.service = ServerProcess("infra_mle.serve", service_port, env, "/readyz")
+        self.service = UvicornServer("infra_mle.serve", service_port, env, "/readyz")
         stack.callback(self.service.stop)
-        self.app = ServerProcess("fullstack_mle.serve", free_port(), env, "/api/status")
+        self.app = UvicornServer("fullstack_mle.serve", free_port(), env, "/api/status")
         stack.callback(self.app.stop)  # first out: it ships what it logged while S3 is up
         self.app.start()
 
@@ -182,92 +185,92 @@ class Loop:
         return self.app.url
 
     # -- one day --------------------------------------------------------------------------
-    def run(self) -> Iterator[dict]:
+    def run(self) -> Iterator[DayRecord]:
         """Run every day in order, yielding each day's record; stops after a failed ETL run."""
         for day in self.days:
             record = self.run_day(day)
             yield record
-            if not record["pipeline"]["ok"]:
+            if not record.pipeline["ok"]:
                 return
         self._admin("/api/admin/open-day", {"day": self.world.date_of(len(self.days)).isoformat()})
 
-    def run_day(self, day: dt.date) -> dict:
+    def run_day(self, day: dt.date) -> DayRecord:
         started = time.perf_counter()
         bucket = get_settings().bucket
         land_business_events(self.world_dir, day, bucket)
         self._admin("/api/admin/open-day", {"day": day.isoformat()})
         visitors = None
-        if self.service is not None and self.service.process is not None:
+        if self.service is not None and self.service.running:
             truth = GroundTruth(self.world, day, self._bids())
             visitors = run_visitors(self.app_url, truth, self.config.visitors, self.config.seed)
         flushed = self._admin("/api/admin/flush")
         sealed = seal_day(bucket, day)
 
         pipeline = day_report(self.lake, run_day(self.lake, day))
-        record: dict = {
-            "day": day.isoformat(),
-            "raw_files": sorted(sealed["files"]),
-            "pipeline": pipeline,
-            "visits": visitors.summary() if visitors else None,
-            "feedback": self._reconcile(day, visitors, flushed),
-            "models": {},
-            "promoted": False,
-            "deploy": None,
-            "alerts": [],
-        }
+        feedback = self._reconcile(day, visitors, flushed)
+        models: dict[str, Decision] = {}
+        deployment: Deployment | None = None
         if pipeline["ok"]:
             config = TrainConfig(max_epochs=self.config.epochs, seed=self.config.seed)
             for surface in SURFACES:
-                decision = retrain_surface(self.lake, self.registry, surface, day, config)
-                record["models"][surface] = asdict(decision)
-            record["promoted"] = any(m["promoted"] for m in record["models"].values())
-            record["deploy"] = self._deploy(day + dt.timedelta(days=1))
-        record["alerts"] = day_alerts(pipeline, visitors.by_surface if visitors else None)
-        record["seconds"] = round(time.perf_counter() - started, 1)
+                models[surface] = retrain_surface(self.lake, self.registry, surface, day, config)
+            deployment = self._deploy(day + dt.timedelta(days=1))
+        record = DayRecord(
+            day=day.isoformat(),
+            raw_files=sorted(sealed["files"]),
+            pipeline=pipeline,
+            visits=visitors.summary() if visitors else None,
+            feedback=feedback,
+            models=models,
+            promoted=any(m.promoted for m in models.values()),
+            deploy=deployment,
+            alerts=day_alerts(pipeline, visitors.by_surface if visitors else None),
+            seconds=round(time.perf_counter() - started, 1),
+        )
         self.history.append(record)
-        atomic_write_json(self.history_path, self.history)
+        write_history(self.history_path, self.history)
         return record
 
     def _bids(self) -> dict[str, float]:
         ads = self.world.ads
         return dict(zip(ads["ad_id"].astype(str), ads["bid"].astype(float), strict=True))
 
-    def _reconcile(self, day: dt.date, visitors, flushed: dict) -> dict:
+    def _reconcile(self, day: dt.date, visitors, flushed: dict) -> Reconciliation:
         """Every click a visitor sent must be in D's bronze table, once."""
         events = flushed["events"]
         if visitors is None:
-            return {"events": events, "clicks": 0, "reconciled": None, "missing_clicks": 0}
-        bronze = self.lake.partition("bronze", "events", day)
+            return Reconciliation(events=events)
+        bronze = self.lake.bronze_events(day)
         found = set()
         if bronze.is_dir():
             ids = pq.read_table(bronze, columns=["event_id"]).column("event_id").to_pylist()
             found = set(ids) & set(visitors.click_ids)
         missing = len(set(visitors.click_ids) - found)
-        return {
-            "events": events,
-            "clicks": len(visitors.click_ids),
-            "reconciled": missing == 0,
-            "missing_clicks": missing,
-        }
+        return Reconciliation(
+            events=events,
+            clicks=len(visitors.click_ids),
+            reconciled=missing == 0,
+            missing_clicks=missing,
+        )
 
-    def _deploy(self, serving_day: dt.date) -> dict:
+    def _deploy(self, serving_day: dt.date) -> Deployment:
         """Ship the champions, score tomorrow's home rows, and (re)start serving."""
         assert self.service is not None
         bucket = get_settings().bucket
         started = time.perf_counter()
         versions = publish_champions(self.lake, self.registry, bucket)
         batch = run_batch_job(self.lake, serving_day, bucket)
-        if self.service.process is None:
-            ready_s = self.service.start()
+        if not self.service.running:
+            ready_s = self.service.start().ready_s
             how = f"started in {ready_s:.1f} s"
         else:
             reloaded = reload_service(self.service.url, self.token)
             how = f"reloaded ({'new model' if reloaded['changed'] else 'same model'})"
-        return {
-            "serving_day": serving_day.isoformat(),
-            "champions": versions,
-            "batch_seconds": batch["seconds"],
-            "batch_users": batch["users"],
-            "service": how,
-            "seconds": round(time.perf_counter() - started, 1),
-        }
+        return Deployment(
+            serving_day=serving_day.isoformat(),
+            champions=versions,
+            batch_seconds=batch["seconds"],
+            batch_users=batch["users"],
+            service=how,
+            seconds=round(time.perf_counter() - started, 1),
+        )

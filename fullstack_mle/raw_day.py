@@ -16,19 +16,16 @@ import gzip
 import hashlib
 from pathlib import Path
 
-from data_mle.land import raw_key_prefix
-from shared.lake import partition_name
+from shared.lake import BUSINESS_EVENTS_FILE, RAW_EVENTS, Lake
 from shared.s3 import list_keys, s3_client
 from shared.storage import MANIFEST, to_json_text
-
-BUSINESS_FILE = "events.jsonl.gz"
 
 
 def land_business_events(world: Path, day: dt.date, bucket: str) -> str:
     """Upload the generator's events of `day` (without their manifest: the day is not done).
     Returns the key."""
-    source = world / "raw" / "events" / partition_name(day) / BUSINESS_FILE
-    key = f"{raw_key_prefix(day)}/{BUSINESS_FILE}"
+    source = Lake(world).raw_events(day) / BUSINESS_EVENTS_FILE
+    key = f"{RAW_EVENTS.key(day)}/{BUSINESS_EVENTS_FILE}"
     s3_client().upload_file(str(source), bucket, key)
     return key
 
@@ -37,7 +34,7 @@ def seal_day(bucket: str, day: dt.date) -> dict:
     """Write the manifest of everything under the day's prefix; returns it. Re-sealing a day
     whose files did not change writes the same manifest."""
     client = s3_client()
-    prefix = raw_key_prefix(day)
+    prefix = RAW_EVENTS.key(day)
     keys = [k for k in list_keys(bucket, prefix + "/") if not k.endswith("/" + MANIFEST)]
     if not keys:
         raise FileNotFoundError(f"nothing to seal under s3://{bucket}/{prefix}/")

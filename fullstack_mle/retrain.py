@@ -1,5 +1,6 @@
 """Daily retraining: a candidate per surface from data_mle's training sets, judged against the
-champion on rows neither model has seen, through the gate, and registered.
+champion on rows neither model has seen, through the gate, and registered in MLflow's model
+registry (`registry.py`), promoted or not.
 
 For business day D (its ETL done), the rows of `gold/training/<surface>/dt=...` split by request:
 - gate rows: `GATE_SHARE` of day D's requests. The champion was trained before D existed, and the
@@ -19,13 +20,12 @@ import time
 import numpy as np
 import pandas as pd
 
-from data_mle.training import training_table
 from fullstack_mle.gate import GateRule, decide
 from fullstack_mle.registry import Decision, Registry
 from model_mle.evaluate import classification_metrics
 from model_mle.train import TrainConfig, export, train_model
-from shared.artifacts import load_model, models_root
-from shared.lake import Lake
+from shared.artifacts import load_model
+from shared.lake import Lake, training_set_table
 
 GATE_SHARE = 0.2
 VALID_SHARE = 0.1
@@ -35,15 +35,12 @@ GATE_METRICS = ("auc", "logloss", "ece", "mean_p", "ctr")
 def read_training_days(lake: Lake, surface: str, through: dt.date) -> pd.DataFrame:
     """Every training-set partition of `surface` up to `through`, in day order, with the day of
     its partition (a late event's own time may fall on the day before)."""
-    days = [d for d in lake.days("gold", training_table(surface)) if d <= through]
+    days = [d for d in lake.days(training_set_table(surface)) if d <= through]
     if not days:
         raise FileNotFoundError(
             f"no training sets for {surface} up to {through}: run data_mle's DAG for a day first"
         )
-    frames = [
-        pd.read_parquet(lake.partition("gold", training_table(surface), d)).assign(partition=d)
-        for d in days
-    ]
+    frames = [pd.read_parquet(lake.training_set(surface, d)).assign(partition=d) for d in days]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -76,7 +73,8 @@ def retrain_surface(
     rule: GateRule | None = None,
 ) -> Decision:
     """Train, judge and register the candidate of `surface` for `day`. The artifact is written
-    either way (a rejected model is evidence); only the registry says which one serves."""
+    and registered either way (a rejected model is evidence); only the registry's alias
+    `champion` says which one serves."""
     started = time.perf_counter()
     rows = read_training_days(lake, surface, day)
     train, valid, gate = split(rows, day)
@@ -90,7 +88,7 @@ def retrain_surface(
     champion = registry.champion(surface)
     champion_metrics = None
     if champion is not None:
-        served = load_model(models_root(lake.zone("artifacts"), surface) / champion, surface)
+        served = load_model(lake.models(surface) / champion, surface)
         champion_metrics = gate_metrics(y, served.predict(gate))
     verdict = decide(candidate_metrics, champion_metrics, rule)  # the same model: no gain, kept
     decision = Decision(
@@ -107,5 +105,5 @@ def retrain_surface(
         training_window=window,
         train_seconds=round(time.perf_counter() - started, 1),
     )
-    registry.record(decision)
+    registry.record(decision, artifact)
     return decision

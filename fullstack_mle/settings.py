@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model_mle.tracking import tracking_uri
 from shared.settings import get_settings
 
 
@@ -23,7 +24,12 @@ class AppSettings(BaseSettings):
     service_url: str = Field("http://127.0.0.1:8000", description="infra_mle's ranking service.")
     state_dir: Path = Field(
         default_factory=default_state_dir,
-        description="The loop's registry and history (read) and the app's event spool (written).",
+        description="The loop's history (read) and the app's event spool (written).",
+    )
+    tracking_uri: str = Field(
+        default_factory=tracking_uri,
+        description="The MLflow store whose model registry the dashboard reads (the loop's; "
+        "default: MLFLOW_TRACKING_URI, else <lake>/mlflow/mlflow.db).",
     )
     admin_token: SecretStr | None = Field(None, description="Bearer token of /api/admin/*.")
     host: str = "127.0.0.1"
@@ -36,10 +42,6 @@ class AppSettings(BaseSettings):
     @property
     def spool_dir(self) -> Path:
         return self.state_dir / "spool"
-
-    @property
-    def registry_path(self) -> Path:
-        return self.state_dir / "registry.json"
 
     @property
     def history_path(self) -> Path:

@@ -37,7 +37,6 @@ from shared.lake import Lake
 
 K = 10
 BATCH_HOUR = 20  # the evening peak of sessions (shared.simulate.HOUR_PROFILE)
-RECS_TABLE = "batch_recs"
 HOME_FILE, POPULAR_FILE = "home_rows.parquet", "popular.parquet"  # what the service reads
 USERS_PER_BATCH = 256  # x 1,000 titles: about 256,000 rows per forward pass, 20 MB of inputs
 OUTPUT_SCHEMA = "user_id string, rank int, title_id string, p_click double"
@@ -45,7 +44,7 @@ PARTITIONS = 8  # tasks: a few per core here; a cluster would use more
 
 
 @lru_cache(maxsize=2)
-def _scorer(model_dir: str, snapshot_dir: str) -> Any:
+def worker_scorer(model_dir: str, snapshot_dir: str) -> Any:
     """The model and features, loaded once per Python worker (workers are reused)."""
     import torch
 
@@ -87,9 +86,9 @@ def score_all_users(
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         # Imported by name, not taken from this module's globals: run as a script (spark-submit,
         # python -m) this module is __main__, which the workers cannot import.
-        from infra_mle.batch_score import _scorer
+        from infra_mle.batch_score import worker_scorer
 
-        scorer = _scorer(model, snapshot)
+        scorer = worker_scorer(model, snapshot)
         for frame in batches:
             yield top_k_rows(frame, titles, scorer, k)
 
@@ -110,27 +109,26 @@ def popular_row(snapshot_dir: Path, titles: np.ndarray, k: int = K) -> pd.DataFr
 
 def run_batch(
     spark: Any, lake: Lake, day: dt.date, k: int = K, model_url: str | None = None,
-    entities: Path | None = None,
+    entities: Lake | None = None,
 ) -> Path:  # fmt: skip
     """Score the day and write its partition atomically; return the partition's folder."""
     from infra_mle.sources import fetch_model
     from shared.artifacts import load_model
     from shared.storage import atomic_partition, read_manifest, verify_partition
 
-    model_dir = fetch_model(model_url or str(lake.zone("artifacts") / "models" / "home_row"),
-                            lake.root / "serving-cache")  # fmt: skip
+    model_dir = fetch_model(model_url or str(lake.models("home_row")), lake.root / "serving-cache")
     model = load_model(model_dir, surface="home_row")
-    snapshot_dir = lake.partition("gold", "online_snapshot", day)
+    snapshot_dir = lake.online_snapshot(day)
     if not snapshot_dir.is_dir():
         raise FileNotFoundError(f"no online snapshot for {day}: run data_mle's publish first")
     verify_partition(snapshot_dir)
-    entities = entities or lake.zone("raw") / "entities"
-    users = pd.read_parquet(entities / "users.parquet").rename(columns={"primary_device": "device"})
-    catalogue = pd.read_parquet(entities / "titles.parquet")
+    entities = entities or lake
+    users = pd.read_parquet(entities.entity("users")).rename(columns={"primary_device": "device"})
+    catalogue = pd.read_parquet(entities.entity("titles"))
     live = catalogue[pd.to_datetime(catalogue["release_date"]).dt.date <= day]
     titles = live["title_id"].to_numpy(object)
     rows = score_all_users(spark, users, titles, model_dir, snapshot_dir, k)
-    dest = lake.partition("artifacts", RECS_TABLE, day)
+    dest = lake.batch_recs(day)
     with atomic_partition(dest) as part:
         part.write_table(HOME_FILE, pa.Table.from_pandas(rows, preserve_index=False))
         popular = popular_row(snapshot_dir, titles, k)
@@ -174,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         from shared.s3 import upload_dir
 
         bucket = get_settings().bucket
-        upload_dir(dest, bucket, dest.relative_to(lake.root).as_posix(), create_bucket=True)
-        print(f"uploaded to s3://{bucket}/{dest.relative_to(lake.root).as_posix()}")
+        upload_dir(dest, bucket, lake.key(dest), create_bucket=True)
+        print(f"uploaded to s3://{bucket}/{lake.key(dest)}")
     return 0
 
 

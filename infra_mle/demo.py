@@ -25,8 +25,6 @@ import datetime as dt
 import gc
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,9 +38,9 @@ from infra_mle.loadtest import open_loop
 from shared.artifacts import LATEST, latest_model, load_model, upload_model
 from shared.features import write_snapshot
 from shared.generate import DATASET_FILE, GenerateConfig, generate, read_events
-from shared.lake import Lake
+from shared.lake import Lake, models_key
 from shared.s3 import MotoServer, free_port, upload_dir
-from shared.server import ServerProcess
+from shared.server import UvicornServer, sigterm_exits
 from shared.settings import get_settings
 from shared.storage import atomic_write_json
 
@@ -59,14 +57,14 @@ def prepare(lake: Lake, source: Lake, seed: int) -> tuple[Path, dt.date, pd.Data
         generate(GenerateConfig(preset=PRESET, days=DAYS, seed=seed), world)
     events = read_events(world)
     day = pd.to_datetime(events["ingest_date"]).max().date() + dt.timedelta(days=1)
-    snapshot = lake.partition("gold", "online_snapshot", day)
+    snapshot = lake.online_snapshot(day)
     if not snapshot.exists():
         write_snapshot(snapshot, events, day)
-    entities = lake.zone("raw") / "entities"
-    shutil.copytree(world / "raw" / "entities", entities, dirs_exist_ok=True)
+    entities = lake.entities()
+    shutil.copytree(Lake(world).entities(), entities, dirs_exist_ok=True)
     for surface in ("ad_break", "home_row"):
-        model = latest_model(source.zone("artifacts"), surface)
-        target = lake.zone("artifacts") / "models" / surface / model.name
+        model = latest_model(source, surface)
+        target = lake.models(surface) / model.name
         if not target.exists():
             shutil.copytree(model, target)
         atomic_write_json(target.parent / LATEST, {"version": model.name})
@@ -75,10 +73,10 @@ def prepare(lake: Lake, source: Lake, seed: int) -> tuple[Path, dt.date, pd.Data
 
 def publish(lake: Lake, day: dt.date, bucket: str) -> None:
     for surface in ("ad_break", "home_row"):
-        upload_model(latest_model(lake.zone("artifacts"), surface), bucket)
-    snapshot = lake.partition("gold", "online_snapshot", day)
-    upload_dir(snapshot, bucket, snapshot.relative_to(lake.root).as_posix(), create_bucket=True)
-    upload_dir(lake.zone("raw") / "entities", bucket, "raw/entities")
+        upload_model(latest_model(lake, surface), bucket)
+    snapshot = lake.online_snapshot(day)
+    upload_dir(snapshot, bucket, lake.key(snapshot), create_bucket=True)
+    upload_dir(lake.entities(), bucket, lake.key(lake.entities()))
 
 
 def run_batch_job(lake: Lake, day: dt.date, bucket: str) -> dict:
@@ -91,11 +89,11 @@ def run_batch_job(lake: Lake, day: dt.date, bucket: str) -> dict:
     session_s = time.perf_counter() - started
     try:
         scoring, cpu = time.perf_counter(), tree_cpu_s()
-        dest = run_batch(spark, lake, day, model_url=f"s3://{bucket}/artifacts/models/home_row")
+        dest = run_batch(spark, lake, day, model_url=f"s3://{bucket}/{models_key('home_row')}")
         scoring_s, cpu = time.perf_counter() - scoring, tree_cpu_s() - cpu
     finally:
         spark.stop()
-    upload(dest, bucket, dest.relative_to(lake.root).as_posix())
+    upload(dest, bucket, lake.key(dest))
     from shared.storage import read_manifest
 
     m = read_manifest(dest)
@@ -111,14 +109,6 @@ def run_batch_job(lake: Lake, day: dt.date, bucket: str) -> dict:
         "cpu_s_per_1000_predictions": round(1000 * cpu / rows, 4),
         "path": str(dest),
     }
-
-
-def start_service(env: dict, port: int) -> tuple[subprocess.Popen, float]:
-    """The service as its own process; returns it and the seconds until /readyz said 200."""
-    server = ServerProcess("infra_mle.serve", port, env, "/readyz")
-    seconds = server.start()
-    assert server.process is not None
-    return server.process, seconds
 
 
 def ranking_bodies(
@@ -170,7 +160,7 @@ def home_row_quality(
     own device and hour, for the same visits. Visits: the last day's home-row requests."""
     import json
 
-    from infra_mle.batch_score import BATCH_HOUR, HOME_FILE, RECS_TABLE
+    from infra_mle.batch_score import BATCH_HOUR, HOME_FILE
     from infra_mle.online import OnlineScorer
     from shared.click_model import click_probability
     from shared.presets import get_preset
@@ -185,11 +175,11 @@ def home_row_quality(
     home = events[(events["event_type"] == "impression") & (events["surface"] == "home_row")]
     visits = home.drop_duplicates("request_id").sample(n, random_state=seed)
     visits = visits.assign(hour=visits["event_time"].dt.hour)
-    recs = pd.read_parquet(lake.partition("artifacts", RECS_TABLE, day) / HOME_FILE)
+    recs = pd.read_parquet(lake.batch_recs(day) / HOME_FILE)
     batch_rows = recs.groupby("user_id")["title_id"].apply(list)
-    model = load_model(latest_model(lake.zone("artifacts"), "home_row"))
-    scorer = OnlineScorer.load(model, lake.partition("gold", "online_snapshot", day))
-    titles = pd.read_parquet(lake.zone("raw") / "entities" / "titles.parquet")
+    model = load_model(latest_model(lake, "home_row"))
+    scorer = OnlineScorer.load(model, lake.online_snapshot(day))
+    titles = pd.read_parquet(lake.entity("titles"))
     live = titles[pd.to_datetime(titles["release_date"]).dt.date <= day]["title_id"].to_numpy(
         object
     )
@@ -256,22 +246,19 @@ def main(argv: list[str] | None = None) -> int:
             "MARQUEE_SERVE_ADMIN_TOKEN": TOKEN,
             "MARQUEE_LAKE_ROOT": str(lake.root),
         }
-        process, cold_start = start_service(env, port)
-        try:
-            ads = pd.read_parquet(lake.zone("raw") / "entities" / "ads.parquet")
+        with UvicornServer("infra_mle.serve", port, env, "/readyz") as service:
+            cold_start = service.ready_s
+            ads = pd.read_parquet(lake.entity("ads"))
             bodies = ranking_bodies(last_day, ads, day, 2000, seed)
             gc.collect()
             gc.freeze()  # the generator's own collections would delay sends, counted as latency
             url = f"http://127.0.0.1:{port}/v1/ad-break/rank"
             asyncio.run(open_loop(url, bodies[:200], rate=50, seconds=2))  # warm the connections
-            cpu_before = process_cpu_s(process.pid)
+            cpu_before = process_cpu_s(service.pid)
             load = asyncio.run(open_loop(url, bodies, rate=args.rate, seconds=args.seconds))
-            cpu = process_cpu_s(process.pid) - cpu_before
-            rss_mb = psutil.Process(process.pid).memory_info().rss / 2**20
-            version = httpx.get(f"http://127.0.0.1:{port}/readyz").json()["detail"]
-        finally:
-            process.send_signal(signal.SIGTERM)  # graceful: in-flight requests finish
-            process.wait(timeout=30)
+            cpu = process_cpu_s(service.pid) - cpu_before
+            rss_mb = psutil.Process(service.pid).memory_info().rss / 2**20
+            version = httpx.get(f"{service.url}/readyz").json()["detail"]
     predictions = load.statuses.get(200, 0) * CANDIDATES
     report["realtime"] = {
         **load.summary(),
@@ -332,4 +319,5 @@ def print_table(r: dict) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with sigterm_exits():  # `kill` or a CI timeout unwinds like Ctrl-C: the servers stop too
+        sys.exit(main())

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.lake import BATCH_RECS, ONLINE_SNAPSHOT, entity_key, models_key
 from shared.settings import get_settings
 
 
@@ -56,10 +57,10 @@ class ServiceSettings(BaseSettings):
             return value
         bucket = get_settings().bucket
         return {
-            "model": f"s3://{bucket}/artifacts/models/ad_break",
-            "snapshot": f"s3://{bucket}/gold/online_snapshot",
-            "recs": f"s3://{bucket}/artifacts/batch_recs",
-            "ads": f"s3://{bucket}/raw/entities/ads.parquet",
+            "model": f"s3://{bucket}/{models_key('ad_break')}",
+            "snapshot": f"s3://{bucket}/{ONLINE_SNAPSHOT.key()}",
+            "recs": f"s3://{bucket}/{BATCH_RECS.key()}",
+            "ads": f"s3://{bucket}/{entity_key('ads')}",
         }[name]
 
 

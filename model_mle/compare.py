@@ -21,6 +21,7 @@ from model_mle.models import MODEL_NAMES
 from model_mle.plots import reliability_plot
 from model_mle.train import TrainConfig, TrainedModel, train_model
 from shared.artifacts import export_model
+from shared.lake import Lake
 
 CLASSIFICATION = ("auc", "logloss", "ece")
 
@@ -38,7 +39,7 @@ class SurfaceResult:
 
 def bids(data: ExperimentData) -> pd.Series:
     """Each ad's bid (dollars per click), from the dataset's entity table."""
-    ads = pd.read_parquet(data.dataset / "raw" / "entities" / "ads.parquet")
+    ads = pd.read_parquet(Lake(data.dataset).entity("ads"))
     return ads.set_index("ad_id")["bid"]
 
 
@@ -76,7 +77,7 @@ def compare_surface(
         if model.network is not None:
             metrics = {k: float(table.loc[name, k]) for k in CLASSIFICATION}
             path = export_model(
-                candidates, model.network, model.encoder, surface=surface, model=name,  # type: ignore[arg-type]
+                Lake(candidates), model.network, model.encoder, surface=surface, model=name,  # type: ignore[arg-type]
                 metrics=metrics, training_window=data.training_window,
             )  # fmt: skip
             result.artifacts[name] = str(path)

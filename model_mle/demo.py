@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from model_mle.models import MODEL_NAMES
+from shared.server import sigterm_exits
 from shared.settings import get_settings
 from shared.storage import atomic_write_json
 
@@ -103,4 +104,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with sigterm_exits():  # `kill` or a CI timeout unwinds like Ctrl-C: the servers stop too
+        sys.exit(main())

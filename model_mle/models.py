@@ -9,8 +9,8 @@ learn what the simulator hides.
                 exactly the shape of the hidden user x item taste
     dcn         DCN-v2: explicit cross layers beside a deep network
 
-Every network is a `shared.ranker.Ranker` with some parts switched on, so each one exports to
-the same artifact and any service can load it.
+Every network is a `shared.click_network.ClickNetwork` with some parts switched on, so each one
+exports to the same artifact and any service can load it.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from shared.click_network import ClickNetwork, ClickNetworkSpec
 from shared.encoding import FeatureEncoder
 from shared.features import PRIOR_CTR, PRIOR_STRENGTH
-from shared.ranker import Ranker, RankerSpec
 
 ARCHITECTURES: dict[str, dict] = {
     "logreg": {"linear": True},
@@ -33,18 +33,18 @@ MODEL_NAMES = ("popularity", *ARCHITECTURES)
 
 def build_network(
     name: str, encoder: FeatureEncoder, embedding_dim: int = 8, dropout: float = 0.0
-) -> Ranker:
+) -> ClickNetwork:
     """A fresh network of architecture `name` for inputs encoded by `encoder`."""
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown network {name!r}; choose one of {', '.join(ARCHITECTURES)}")
-    spec = RankerSpec(
+    spec = ClickNetworkSpec(
         vocab_sizes=encoder.vocab_sizes,
         n_dense=len(encoder.dense),
         embedding_dim=embedding_dim,
         dropout=dropout,
         **ARCHITECTURES[name],
     )
-    return Ranker(spec)
+    return ClickNetwork(spec)
 
 
 class PopularityModel:

@@ -5,7 +5,8 @@ metrics, plots and model artifact, browsable with `make mlflow-ui`.
 
 The store is `<lake>/mlflow/mlflow.db` (SQLite) with artifacts beside it in `<lake>/mlflow/runs`;
 nothing is set up until the first run is logged, and nothing leaves the machine. A team would
-point `MLFLOW_TRACKING_URI` at a shared server instead; the calls stay the same.
+point `MLFLOW_TRACKING_URI` at a shared server instead; the calls stay the same. The same store
+holds the model registry (fullstack_mle's promotions), reached through `client()`.
 """
 
 from __future__ import annotations
@@ -13,26 +14,46 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.settings import get_settings
 
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
-def tracking_dir() -> Path:
-    return get_settings().lake_root / "mlflow"
+
+def tracking_dir(lake_root: Path | None = None) -> Path:
+    return (lake_root or get_settings().lake_root) / "mlflow"
 
 
-def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{tracking_dir() / 'mlflow.db'}"
+def tracking_uri(lake_root: Path | None = None) -> str:
+    """`MLFLOW_TRACKING_URI` when set, else the SQLite store of `lake_root` (default: the
+    settings' lake)."""
+    default = f"sqlite:///{tracking_dir(lake_root) / 'mlflow.db'}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or default
+
+
+def _quiet() -> None:
+    for name in ("alembic", "mlflow"):  # the store's migrations log every step at INFO
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _mlflow() -> Any:
     import mlflow
 
-    for name in ("alembic", "mlflow"):  # the store's migrations log every step at INFO
-        logging.getLogger(name).setLevel(logging.WARNING)
+    _quiet()
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow
+
+
+def client(uri: str | None = None) -> MlflowClient:
+    """An MLflow client of one store, its tracking and its model registry both (default:
+    `tracking_uri()`). Unlike `_mlflow()` it sets no process-wide tracking URI."""
+    from mlflow import MlflowClient
+
+    _quiet()
+    uri = uri or tracking_uri()
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def _experiment(mlflow: Any, name: str) -> str:

@@ -23,8 +23,8 @@ from tqdm import tqdm
 
 from model_mle.evaluate import row_log_loss
 from model_mle.models import ARCHITECTURES, MODEL_NAMES, PopularityModel, build_network
+from shared.click_network import ClickNetwork
 from shared.encoding import CATEGORICAL_FIELDS, FeatureEncoder, dense_columns
-from shared.ranker import Ranker
 from shared.schema import SURFACES
 from shared.settings import get_settings
 
@@ -63,7 +63,7 @@ class TrainedModel:
     surface: str
     config: TrainConfig
     encoder: FeatureEncoder | None = None
-    network: Ranker | None = None
+    network: ClickNetwork | None = None
     baseline: PopularityModel | None = None
     history: list[dict] = field(default_factory=list)  # one entry per epoch
     seconds: float = 0.0
@@ -78,7 +78,7 @@ class TrainedModel:
 
 
 def predict_arrays(
-    network: Ranker, categorical: np.ndarray, dense: np.ndarray, batch_size: int = 65_536
+    network: ClickNetwork, categorical: np.ndarray, dense: np.ndarray, batch_size: int = 65_536
 ) -> np.ndarray:
     device = next(network.parameters()).device
     network.eval()
@@ -92,7 +92,7 @@ def predict_arrays(
 
 
 def fit_network(
-    network: Ranker,
+    network: ClickNetwork,
     train: tuple[np.ndarray, np.ndarray, np.ndarray],
     valid: tuple[np.ndarray, np.ndarray, np.ndarray],
     config: TrainConfig,
@@ -227,7 +227,7 @@ def export(model: TrainedModel, training_window: tuple[str, str], metrics: dict)
     if model.network is None or model.encoder is None:
         raise ValueError(f"{model.name} is not a network and has no artifact form")
     return export_model(
-        Lake.from_settings().zone("artifacts"),
+        Lake.from_settings(),
         model.network,
         model.encoder,
         surface=model.surface,

@@ -2,7 +2,7 @@
 
     <artifact>/
       weights.pt      the network's tensors (a state dict), read with torch.load(weights_only=True)
-      model.json      the RankerSpec and the FeatureEncoder: plain JSON
+      model.json      the ClickNetworkSpec and the FeatureEncoder: plain JSON
       manifest.json   version, surface, model, feature spec version, metrics, training window,
                       and the sha256 and size of every other file
 
@@ -11,7 +11,7 @@ its sha256, the feature spec must be the one this code computes, and the weights
 torch's restricted unpickler, which refuses anything but tensors, so a file that would run code
 on load is an error, not a model. A refused artifact raises `ArtifactError` with the reason.
 
-    manifest = export_model(lake_dir, network, encoder, surface="ad_break", model="fm", ...)
+    path = export_model(lake, network, encoder, surface="ad_break", model="fm", ...)
     model = load_model(path)                 # verified
     p_click = model.predict(rows)            # rows in the training-set layout
 """
@@ -32,6 +32,7 @@ import pandas as pd
 
 from shared.encoding import FeatureEncoder
 from shared.features import FEATURE_SPEC_VERSION
+from shared.lake import Lake, models_key
 from shared.storage import (
     ChecksumError,
     atomic_write_json,
@@ -51,12 +52,8 @@ class ArtifactError(RuntimeError):
     """The artifact is incomplete, tampered with, unsafe or made for other features."""
 
 
-def models_root(artifacts_zone: Path, surface: str) -> Path:
-    return artifacts_zone / "models" / surface
-
-
 def export_model(
-    artifacts_zone: Path,
+    lake: Lake,
     network: Any,
     encoder: FeatureEncoder,
     *,
@@ -66,19 +63,20 @@ def export_model(
     training_window: tuple[str, str],
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write `network` (a `shared.ranker.Ranker`) as a new artifact version under
-    `<artifacts_zone>/models/<surface>/<version>/` and point `latest.json` at it. The folder is
+    """Write `network` (a `shared.click_network.ClickNetwork`) as a new artifact version under
+    `lake.models(surface)/<version>/` and point `latest.json` at it. The folder is
     built aside and renamed into place; the version ends with a hash of the content, so the same
     model exported twice is the same version."""
     import torch
 
-    root = models_root(artifacts_zone, surface)
+    root = lake.models(surface)
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".export-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
         torch.save(state, tmp / WEIGHTS)
+        # "ranker" is the network spec's old name, kept so artifacts already exported still load
         spec = {"ranker": network.spec.to_json(), "encoder": encoder.to_json()}
         (tmp / MODEL_FILE).write_text(to_json_text(spec))
         files = {
@@ -120,12 +118,12 @@ def _intact(path: Path) -> bool:
     return True
 
 
-def latest_model(artifacts_zone: Path, surface: str) -> Path:
+def latest_model(lake: Lake, surface: str) -> Path:
     """The folder of the last exported version of `surface`'s model."""
-    pointer = models_root(artifacts_zone, surface) / LATEST
+    pointer = lake.models(surface) / LATEST
     if not pointer.exists():
         raise FileNotFoundError(
-            f"no model for {surface} under {artifacts_zone}: export one with "
+            f"no model for {surface} under {lake.root}: export one with "
             f"`python -m model_mle.train --surface {surface} --export`"
         )
     return pointer.parent / json.loads(pointer.read_text())["version"]
@@ -166,7 +164,7 @@ class LoadedModel:
     path: Path
     manifest: dict
     encoder: FeatureEncoder
-    network: Any  # shared.ranker.Ranker, in eval mode on the CPU
+    network: Any  # shared.click_network.ClickNetwork, in eval mode on the CPU
 
     @property
     def version(self) -> str:
@@ -192,7 +190,7 @@ def load_model(path: Path, surface: str | None = None) -> LoadedModel:
 
     import torch
 
-    from shared.ranker import Ranker, RankerSpec
+    from shared.click_network import ClickNetwork, ClickNetworkSpec
 
     manifest = verify_artifact(path)
     if surface is not None and manifest["surface"] != surface:
@@ -205,7 +203,7 @@ def load_model(path: Path, surface: str | None = None) -> LoadedModel:
             f"{str(e).splitlines()[0]}"
         ) from None
     spec = json.loads((path / MODEL_FILE).read_text())
-    network = Ranker(RankerSpec.from_json(spec["ranker"]))
+    network = ClickNetwork(ClickNetworkSpec.from_json(spec["ranker"]))  # the old key: see export
     try:
         network.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, AttributeError) as e:
@@ -221,7 +219,7 @@ def upload_model(path: Path, bucket: str) -> str:
     from shared.s3 import s3_client, upload_dir
 
     manifest = verify_artifact(path)
-    prefix = f"artifacts/models/{manifest['surface']}"
+    prefix = models_key(manifest["surface"])
     upload_dir(path, bucket, f"{prefix}/{manifest['version']}", create_bucket=True)
     pointer = to_json_text({"version": manifest["version"]}).encode()
     s3_client().put_object(Bucket=bucket, Key=f"{prefix}/{LATEST}", Body=pointer)

@@ -33,7 +33,14 @@ import pyarrow.json as pj
 from tqdm import tqdm
 
 from shared.faults import FAULT_KINDS, FaultConfig, inject_faults
-from shared.lake import parse_partition_name, partition_name
+from shared.lake import (
+    BUSINESS_EVENTS_FILE,
+    ENTITIES,
+    RAW_EVENTS,
+    Lake,
+    parse_partition_name,
+    partition_name,
+)
 from shared.oracle import oracle_by_surface
 from shared.presets import get_preset
 from shared.raw_log import to_json_lines, write_jsonl_gz
@@ -157,9 +164,9 @@ def _write_day(
         late_in_ids=late_ids,
         rng=np.random.default_rng([config.seed, 2, day]),
     )
-    name = partition_name(world.date_of(day))
-    with atomic_partition(tmp / "raw" / "events" / name) as part:
-        write_jsonl_gz(part.add("events.jsonl.gz", rows=len(faulted.lines)), faulted.lines)
+    name = partition_name(world.date_of(day))  # the truth mirrors the raw partitions
+    with atomic_partition(tmp / RAW_EVENTS.key(world.date_of(day))) as part:
+        write_jsonl_gz(part.add(BUSINESS_EVENTS_FILE, rows=len(faulted.lines)), faulted.lines)
     with atomic_partition(tmp / "truth" / "impressions" / name) as part:
         part.write_table("truth.parquet", simulated.truth.cast(TRUTH.arrow()))
     with atomic_partition(tmp / "truth" / "faults" / name) as part:
@@ -182,7 +189,7 @@ def generate(config: GenerateConfig, out: Path, force: bool = False) -> dict:
     tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         tmp.mkdir()
-        with atomic_partition(tmp / "raw" / "entities") as part:
+        with atomic_partition(tmp / ENTITIES.key()) as part:
             for name, table in _entity_tables(world).items():
                 part.write_table(f"{name}.parquet", table)
         with atomic_partition(tmp / "truth" / "latent") as part:
@@ -238,9 +245,9 @@ def read_events(dataset: Path) -> pd.DataFrame:
             "training sets instead of the raw log, or generate one without --faults"
         )
     tables = []
-    for part in sorted((dataset / "raw" / "events").glob("dt=*")):
+    for part in sorted(Lake(dataset).path(RAW_EVENTS).glob("dt=*")):
         table = pj.read_json(
-            part / "events.jsonl.gz",
+            part / BUSINESS_EVENTS_FILE,
             parse_options=pj.ParseOptions(
                 explicit_schema=EVENTS.arrow(), unexpected_field_behavior="error"
             ),

@@ -70,6 +70,7 @@ ONLINE_SNAPSHOT = Table("gold", "online_snapshot")  # data_mle -> infra_mle's se
 BATCH_RECS = Table("artifacts", "batch_recs")  # infra_mle's batch job -> the service, the app
 MODELS = Table("artifacts", "models")  # model_mle's artifacts, one folder per surface
 QUALITY_FILE = "quality.json"  # in a QUALITY_REPORTS partition
+BUSINESS_EVENTS_FILE = "events.jsonl.gz"  # in a RAW_EVENTS partition: what the business sent
 
 
 def features_table(name: str) -> Table:

@@ -19,23 +19,20 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
+from shared.server import HOST, ChildServer, ServerStartError, Terminated, sigterm_exits
 from shared.settings import get_settings
 from shared.storage import MANIFEST, verify_partition
 
-HOST = "127.0.0.1"  # loopback only: moto has no authentication at all
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -58,18 +55,20 @@ def _port_is_free(port: int) -> bool:
         return True
 
 
-class MotoServer:
-    """A moto S3 server in a child process on 127.0.0.1. `port=0` picks a free port.
+class MotoServer(ChildServer):
+    """A moto S3 server in a child process on 127.0.0.1. `port=0` picks a free port. Its request
+    log goes to `<lake>/logs/moto.log`, not to the console.
 
-    Its request log goes to `log_path` (a temporary file by default), not to the console."""
+    As a context manager it also points this process's boto3 at the server (and restores the
+    environment on exit); `env()` gives the same variables for child processes."""
 
-    def __init__(self, port: int = 0, log_path: Path | None = None, start_timeout: float = 30.0):
+    name = "moto"
+    grace_s = 10.0
+
+    def __init__(self, port: int = 0, start_timeout: float = 30.0):
+        super().__init__(start_timeout=start_timeout)
         self.requested_port = port
         self.port = port
-        self.log_path = log_path
-        self.start_timeout = start_timeout
-        self._own_log = log_path is None  # a log file this object made, and so removes
-        self._process: subprocess.Popen[bytes] | None = None
         self._saved_env: dict[str, str | None] = {}
 
     @property
@@ -84,74 +83,33 @@ class MotoServer:
             **DUMMY_CREDENTIALS,
         }
 
-    def start(self) -> MotoServer:
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)]
+
+    def is_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=1):
+                return self.running  # ours answered, not a stranger on a reused port
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
+    def start(self) -> Self:
         if self.requested_port and not _port_is_free(self.requested_port):
             raise PortInUseError(
                 f"port {self.requested_port} on {HOST} is in use; stop what holds it, "
                 "or pass port 0 to pick a free one"
             )
         # With port 0, a port found free can be taken before moto binds it: try a few.
-        reason = ""
-        for _attempt in range(3):
+        for attempt in range(3):
             self.port = self.requested_port or free_port()
-            if self._launch():
-                return self
-            reason = self._log_tail()
-            self.stop()
-            if self.requested_port:
-                break
-        raise RuntimeError(f"moto server did not start on {self.endpoint}: {reason}")
-
-    def _launch(self) -> bool:
-        if self.log_path is None:
-            fd, name = tempfile.mkstemp(prefix="moto-", suffix=".log")
-            os.close(fd)
-            self.log_path = Path(name)
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                return False  # exited: most likely the port was taken after all
             try:
-                with urllib.request.urlopen(f"{self.endpoint}/moto-api/data.json", timeout=1):
-                    return self._process.poll() is None  # ours answered, not a stranger
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.1)
-        return False
+                return super().start()
+            except ServerStartError:
+                if self.requested_port or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
-    def _log_tail(self) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return "no log"
-        lines = self.log_path.read_text(errors="replace").strip().splitlines()
-        return lines[-1] if lines else "it exited without a message"
-
-    def stop(self) -> None:
-        """Stop the server and wait for it: SIGTERM, then SIGKILL after 10 s."""
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-        if self._own_log and self.log_path is not None:
-            self.log_path.unlink(missing_ok=True)
-            self.log_path = None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    def __enter__(self) -> MotoServer:
+    def __enter__(self) -> Self:
         self.start()
         for name, value in self.env().items():
             self._saved_env[name] = os.environ.get(name)
@@ -257,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         server = MotoServer(port=args.port).start()
-    except (PortInUseError, RuntimeError) as error:
+    except (PortInUseError, ServerStartError) as error:
         print(f"python -m shared.s3: error: {error}", file=sys.stderr)
         return 2
     try:
@@ -269,11 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in server.env().items():
             print(f"  export {name}={value}")
         print("Ctrl-C stops it; its objects live in memory and go with it.", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        while server.running:
-            time.sleep(0.5)
+        with sigterm_exits():
+            while server.running:
+                time.sleep(0.5)
         return 1  # the server died under us
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         return 0
     finally:
         server.stop()

@@ -22,6 +22,8 @@ from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
+from shared.lake import RAW_EVENTS  # names only: shared.lake is path arithmetic, cheap to import
+
 JOBS = Path(__file__).resolve().parents[1]  # data_mle/: each job is a script spark-submit runs
 BUCKET = os.environ.get("MARQUEE_BUCKET", "marquee-lake")
 # How long to wait for the business to land a day: hours in production, seconds in the demo.
@@ -47,7 +49,7 @@ def spark_job(task_id: str, script: str, retries: int | None = None) -> SparkSub
     # Data intervals of one UTC day: a run for 2026-01-06 covers [2026-01-06, 2026-01-07).
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=datetime(2026, 1, 5),
-    catchup=False,  # backfills are explicit: python -m data_mle.airflow_runner --days ...
+    catchup=False,  # backfills are explicit: python -m data_mle.airflow_runner --from D --to E
     max_active_runs=1,  # days run in order: dedup and features read the days before
     default_args={"owner": "data-mle", "retries": 2, "retry_delay": timedelta(seconds=10)},
     tags=["marquee", "data_mle", "etl"],
@@ -57,7 +59,7 @@ def marquee_daily_etl():
         task_id="wait_for_raw",
         bucket_name=BUCKET,
         # The manifest is uploaded last: once it is there, the whole partition is.
-        bucket_key="raw/events/dt={{ ds }}/_manifest.json",
+        bucket_key=RAW_EVENTS.key() + "/dt={{ ds }}/_manifest.json",
         aws_conn_id="aws_default",
         mode="poke",
         poke_interval=5,

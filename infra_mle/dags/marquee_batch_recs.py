@@ -22,6 +22,8 @@ from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
+from shared.lake import ENTITIES, ONLINE_SNAPSHOT, models_key  # names only: cheap to import
+
 JOB = Path(__file__).resolve().parents[1] / "batch_score.py"
 BUCKET = os.environ.get("MARQUEE_BUCKET", "marquee-lake")
 INPUT_WAIT_TIMEOUT_S = float(os.environ.get("MARQUEE_INPUT_WAIT_TIMEOUT_S", 6 * 3600))
@@ -51,20 +53,22 @@ def wait_for(task_id: str, key: str) -> S3KeySensor:
     tags=["batch", "infra_mle", "marquee"],
 )
 def marquee_batch_recs():
-    snapshot = wait_for("wait_for_snapshot", "gold/online_snapshot/dt={{ ds }}/_manifest.json")
-    model = wait_for("wait_for_model", "artifacts/models/home_row/latest.json")
+    snapshot = wait_for("wait_for_snapshot", ONLINE_SNAPSHOT.key() + "/dt={{ ds }}/_manifest.json")
+    model = wait_for("wait_for_model", models_key("home_row") + "/latest.json")
 
     @task
     def land_inputs(ds: str | None = None) -> str:
         """The day's snapshot and the entity tables, from S3 into the lake, verified."""
+        import datetime as dt
+
         from shared.lake import Lake
         from shared.s3 import download_prefix
 
         lake = Lake.from_settings()
-        part = f"gold/online_snapshot/dt={ds}"
-        download_prefix(BUCKET, part, lake.root / part)
-        download_prefix(BUCKET, "raw/entities", lake.zone("raw") / "entities")
-        return part
+        day = dt.date.fromisoformat(ds)
+        download_prefix(BUCKET, ONLINE_SNAPSHOT.key(day), lake.online_snapshot(day))
+        download_prefix(BUCKET, ENTITIES.key(), lake.entities())
+        return ONLINE_SNAPSHOT.key(day)
 
     score = SparkSubmitOperator(
         task_id="score_home_rows",
@@ -74,7 +78,7 @@ def marquee_batch_recs():
             "--day",
             "{{ ds }}",
             "--model",
-            f"s3://{BUCKET}/artifacts/models/home_row",
+            f"s3://{BUCKET}/{models_key('home_row')}",
             "--upload",
         ],
         name="marquee-batch-recs",

@@ -13,7 +13,7 @@ import pytest
 
 from data_mle.features import build_features
 from shared.features import FEATURE_TABLES, USER_FEATURES, compute_features
-from shared.lake import Lake
+from shared.lake import BRONZE_EVENTS, Lake
 from shared.storage import atomic_partition, verify_partition
 from tests.data_mle.conftest import DAYS
 
@@ -22,16 +22,16 @@ D = dt.date(2026, 1, 10)
 
 
 def _bronze(lake: Lake) -> pd.DataFrame:
-    days = lake.days("bronze", "events")
+    days = lake.days(BRONZE_EVENTS)
     return pd.concat(
-        [pq.read_table(lake.partition("bronze", "events", d)).to_pandas() for d in days],
+        [pq.read_table(lake.bronze_events(d)).to_pandas() for d in days],
         ignore_index=True,
     )
 
 
 def _spark_tables(lake: Lake, as_of: dt.date) -> list[pd.DataFrame]:
     return [
-        pq.read_table(lake.partition("silver", t.name, as_of) / "part-0.parquet").to_pandas()
+        pq.read_table(lake.features(t.name, as_of) / "part-0.parquet").to_pandas()
         for t in FEATURE_TABLES
     ]
 
@@ -46,7 +46,7 @@ def test_spark_features_equal_the_reference(spark, ingested, as_of):
         # Counts are exact; sums and ratios of floats may differ in the last bits (rtol 1e-9).
         pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, check_dtype=False)
         assert (got.dtypes == want.dtypes).all(), table.name
-        manifest = verify_partition(lake.partition("silver", table.name, as_of))
+        manifest = verify_partition(lake.features(table.name, as_of))
         assert manifest["feature_spec_version"] == "1" and manifest["rows"] == len(want)
 
 
@@ -64,7 +64,7 @@ def _event(event_id, event_type, event_time, ingest_date, **extra) -> dict:
 def _write_bronze(lake: Lake, events: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(events).astype({"event_time": "datetime64[us, UTC]"})  # as Spark writes
     for day, rows in frame.groupby("ingest_date"):
-        with atomic_partition(lake.partition("bronze", "events", day)) as part:
+        with atomic_partition(lake.bronze_events(day)) as part:
             part.write_table("part-0.parquet", pa.Table.from_pandas(rows, preserve_index=False))
     return frame
 
@@ -125,5 +125,5 @@ def test_the_first_day_is_a_cold_start_with_empty_tables(spark, tmp_path):
     written = build_features(spark, lake, D)
     for table in FEATURE_TABLES:
         assert written[table.name]["rows"] == 0
-        frame = pq.read_table(lake.partition("silver", table.name, D)).to_pandas()
+        frame = pq.read_table(lake.features(table.name, D)).to_pandas()
         assert list(frame.columns) == table.columns and frame.empty

@@ -11,7 +11,7 @@ import pytest
 
 import data_mle.spark_io
 from data_mle.ingest import ingest_day
-from shared.lake import Lake
+from shared.lake import Lake, Table
 from shared.storage import verify_partition
 from tests.data_mle.conftest import DAYS, START, land
 
@@ -54,15 +54,15 @@ def test_every_day_reconciles(ingested, faulty_dataset, day):
     assert c["input_lines"] == summary["days"][day.isoformat()]["lines"]
     quarantined = sum(c["quarantined"].values())
     assert c["input_lines"] == c["accepted"] + quarantined + sum(c["duplicates"].values())
-    bronze = verify_partition(lake.partition("bronze", "events", day))
+    bronze = verify_partition(lake.bronze_events(day))
     assert bronze["rows"] == c["accepted"] and bronze["reconciliation"] == c
-    assert verify_partition(lake.partition("quarantine", "events", day))["rows"] == quarantined
+    assert verify_partition(lake.quarantine_events(day))["rows"] == quarantined
 
 
 def test_bronze_is_typed_unique_and_flags_late_events(ingested):
     lake, _, _ = ingested
     day = DAYS[2]
-    table = pq.read_table(lake.partition("bronze", "events", day) / "part-0.parquet").to_pandas()
+    table = pq.read_table(lake.bronze_events(day) / "part-0.parquet").to_pandas()
     assert table.event_id.is_unique
     assert str(table.event_time.dt.tz) == "UTC"
     late = table[table.is_late]
@@ -80,7 +80,7 @@ def test_quarantine_keeps_each_rejected_line_verbatim(ingested, faulty_dataset):
         .decode()
         .splitlines()
     )
-    quarantine = pq.read_table(lake.partition("quarantine", "events", day) / "part-0.parquet")
+    quarantine = pq.read_table(lake.quarantine_events(day) / "part-0.parquet")
     for row in quarantine.to_pylist():
         assert raw[row["line"]] == row["raw"]
         assert row["reason"] and row["detail"]
@@ -90,12 +90,12 @@ def test_rerunning_a_day_gives_identical_checksums(spark, ingested):
     lake, counts, _ = ingested
     day = DAYS[1]
     before = {
-        zone: (lake.partition(zone, "events", day) / "_manifest.json").read_bytes()
+        zone: (lake.path(Table(zone, "events"), day) / "_manifest.json").read_bytes()
         for zone in ("bronze", "quarantine")
     }
     assert ingest_day(spark, lake, day) == counts[day]
     for zone, manifest in before.items():
-        assert (lake.partition(zone, "events", day) / "_manifest.json").read_bytes() == manifest
+        assert (lake.path(Table(zone, "events"), day) / "_manifest.json").read_bytes() == manifest
 
 
 def test_a_crash_in_the_middle_of_a_write_leaves_the_old_partition(
@@ -104,7 +104,7 @@ def test_a_crash_in_the_middle_of_a_write_leaves_the_old_partition(
     lake = Lake(tmp_path / "lake")
     shutil.copytree(ingested[0].root, lake.root)
     day = DAYS[2]
-    bronze = lake.partition("bronze", "events", day)
+    bronze = lake.bronze_events(day)
     before = verify_partition(bronze)
 
     real_move = shutil.move
@@ -131,10 +131,10 @@ def test_an_event_already_in_an_earlier_day_is_a_duplicate(spark, clean_dataset,
     first, second = DAYS[0], DAYS[1]
     ingest_day(spark, lake, first)
     # The client re-sends five of yesterday's events with today's upload.
-    old = gzip.decompress(
-        (lake.partition("raw", "events", first) / "events.jsonl.gz").read_bytes()
-    ).splitlines(keepends=True)[:5]
-    target = lake.partition("raw", "events", second) / "events.jsonl.gz"
+    old = gzip.decompress((lake.raw_events(first) / "events.jsonl.gz").read_bytes()).splitlines(
+        keepends=True
+    )[:5]
+    target = lake.raw_events(second) / "events.jsonl.gz"
     target.write_bytes(gzip.compress(gzip.decompress(target.read_bytes()) + b"".join(old)))
 
     counts = ingest_day(spark, lake, second)

@@ -5,26 +5,28 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
+from dataclasses import asdict
 
 import pytest
 
 from data_mle.ingest import ingest_day
 from data_mle.quality import (
-    REPORT_TABLE,
+    DayProfile,
     GateConfig,
     QualityGateError,
+    QualityReport,
     evaluate,
     psi,
     run_gates,
     trailing_profiles,
 )
+from shared.storage import to_json_text
 from tests.data_mle.conftest import DAYS, land
 
 HOURS = {str(h): 1 / 24 for h in range(24)}
 
 
-def _profile(**changes) -> dict:
+def _profile(**changes) -> DayProfile:
     profile = {
         "day": "2026-01-06",
         "rows": 6000,
@@ -42,10 +44,10 @@ def _profile(**changes) -> dict:
         },
     }
     profile.update(changes)
-    return profile
+    return DayProfile(**profile)
 
 
-def _failed(profile: dict, trailing: list[dict] | None = None) -> set[str]:
+def _failed(profile: DayProfile, trailing: list[DayProfile] | None = None) -> set[str]:
     trailing = [_profile(day="2026-01-05")] if trailing is None else trailing
     return {r.name for r in evaluate(profile, trailing, GateConfig()) if not r.passed}
 
@@ -61,7 +63,7 @@ def test_clean_numbers_pass_every_gate():
 
 def _shifted_hours() -> dict:
     night = {str(h): (0.09 if h < 8 else 0.28 / 16) for h in range(24)}
-    return {"device": _profile()["shares"]["device"], "hour": night}
+    return {"device": _profile().shares["device"], "hour": night}
 
 
 @pytest.mark.parametrize(
@@ -106,11 +108,9 @@ def test_clean_and_mildly_faulty_days_pass_on_spark(spark, ingested):
     lake, _, _ = ingested
     for day in DAYS:
         report = run_gates(spark, lake, day)
-        assert report["passed"]
-        saved = json.loads(
-            (lake.partition("bronze", REPORT_TABLE, day) / "quality.json").read_text()
-        )
-        assert saved == json.loads(json.dumps(report))
+        assert report.passed
+        saved = QualityReport.read(lake, day)  # the file holds exactly what was returned
+        assert saved is not None and to_json_text(asdict(saved)) == to_json_text(asdict(report))
     assert len(trailing_profiles(lake, DAYS[-1] + dt.timedelta(days=1))) == len(DAYS)
 
 
@@ -121,19 +121,17 @@ def test_a_day_missing_half_its_events_fails_the_volume_gate(spark, clean_datase
     first, second = DAYS[0], DAYS[1]
     ingest_day(spark, lake, first)
     run_gates(spark, lake, first)
-    raw = lake.partition("raw", "events", second) / "events.jsonl.gz"
+    raw = lake.raw_events(second) / "events.jsonl.gz"
     lines = gzip.decompress(raw.read_bytes()).splitlines(keepends=True)
     raw.write_bytes(gzip.compress(b"".join(lines[::2])))  # an upload that lost half its events
     ingest_day(spark, lake, second)
 
     with pytest.raises(QualityGateError, match=r"volume: rows / mean of 1 trailing days = 0\.\d+"):
         run_gates(spark, lake, second)
-    report = json.loads(
-        (lake.partition("bronze", REPORT_TABLE, second) / "quality.json").read_text()
-    )
-    assert not report["passed"]
-    assert [g["name"] for g in report["gates"] if not g["passed"]] == ["volume"]
+    report = QualityReport.read(lake, second)
+    assert report is not None and not report.passed
+    assert [g.name for g in report.failures()] == ["volume"]
     # A failed day is no baseline for the next one.
-    assert [p["day"] for p in trailing_profiles(lake, second + dt.timedelta(days=1))] == [
+    assert [p.day for p in trailing_profiles(lake, second + dt.timedelta(days=1))] == [
         first.isoformat()
     ]

@@ -11,8 +11,8 @@ import pytest
 
 from data_mle.features import build_features
 from data_mle.ingest import ingest_day
-from data_mle.publish import SNAPSHOT_TABLE, publish_day
-from data_mle.training import build_training_sets, training_table
+from data_mle.publish import publish_day
+from data_mle.training import build_training_sets
 from shared.features import (
     FEATURE_TABLES,
     TRAINING_KEYS,
@@ -20,6 +20,7 @@ from shared.features import (
     feature_columns,
     training_set,
 )
+from shared.lake import ONLINE_SNAPSHOT, training_set_table
 from shared.oracle import read_truth
 from shared.s3 import MotoServer, list_keys
 from shared.storage import verify_partition
@@ -41,7 +42,7 @@ def clean_lake(spark, clean_dataset, tmp_path_factory):
 
 
 def _training(lake, surface):
-    return pq.read_table(lake.partition("gold", training_table(surface), DAY)).to_pandas()
+    return pq.read_table(lake.training_set(surface, DAY)).to_pandas()
 
 
 @pytest.mark.parametrize("surface", ["ad_break", "home_row"])
@@ -57,7 +58,7 @@ def test_labels_are_the_simulators_clicks(clean_lake, clean_dataset, surface):
 
 def test_training_rows_carry_the_features_known_before_the_day(clean_lake):
     rows = _training(clean_lake, "home_row").set_index("user_id")
-    users = pq.read_table(clean_lake.partition("silver", USER_FEATURES.name, DAY)).to_pandas()
+    users = pq.read_table(clean_lake.features(USER_FEATURES.name, DAY)).to_pandas()
     users = users.set_index("user_id")
     seen = rows.index.intersection(users.index)
     assert len(seen) > 0
@@ -70,9 +71,7 @@ def test_training_rows_carry_the_features_known_before_the_day(clean_lake):
 
 @pytest.mark.parametrize("surface", ["ad_break", "home_row"])
 def test_training_set_equals_the_pandas_reference(clean_lake, surface):
-    bronze = pd.concat(
-        pq.read_table(clean_lake.partition("bronze", "events", d)).to_pandas() for d in DAYS[:3]
-    )
+    bronze = pd.concat(pq.read_table(clean_lake.bronze_events(d)).to_pandas() for d in DAYS[:3])
     expected = training_set(bronze, DAY, surface)
     got = _training(clean_lake, surface)
     assert list(got.columns) == [*TRAINING_KEYS, *feature_columns()]
@@ -90,11 +89,11 @@ def test_publish_uploads_features_training_sets_and_the_snapshot(spark, clean_la
         keys = publish_day(spark, clean_lake, DAY)
         stored = set(list_keys("marquee-lake"))
     next_day = DAY + dt.timedelta(days=1)
-    snapshot = clean_lake.partition("gold", SNAPSHOT_TABLE, next_day)
+    snapshot = clean_lake.online_snapshot(next_day)
     manifest = verify_partition(snapshot)
     assert sorted(manifest["files"]) == sorted(f"{t.name}.parquet" for t in FEATURE_TABLES)
     assert manifest["as_of"] == next_day.isoformat()
     assert set(keys) == stored
-    assert f"gold/{SNAPSHOT_TABLE}/dt={next_day}/_manifest.json" in stored
-    assert f"gold/training/ad_break/dt={DAY}/part-0.parquet" in stored
+    assert f"{ONLINE_SNAPSHOT.key(next_day)}/_manifest.json" in stored
+    assert f"{training_set_table('ad_break').key(DAY)}/part-0.parquet" in stored
     assert f"silver/user_features/dt={DAY}/_manifest.json" in stored

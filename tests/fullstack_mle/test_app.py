@@ -10,10 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fullstack_mle.app import create_app
+from fullstack_mle.history import DayRecord, Reconciliation, write_history
+from fullstack_mle.registry import Decision, Registry
 from fullstack_mle.settings import AppSettings
 from shared.s3 import MotoServer, free_port, upload_dir
 from shared.settings import get_settings
-from shared.storage import atomic_write_json
 
 TOKEN = "test-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -70,9 +71,17 @@ def fake_service(status: int = 200):
     return httpx.Client(transport=httpx.MockTransport(handle), base_url="http://service")
 
 
+def tracking_store(tmp_path) -> str:
+    """A model registry of the test's own, where the loop's would be."""
+    return f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+
+
 def make_client(tmp_path, service: httpx.Client | None = None, token: str | None = TOKEN):
     settings = AppSettings(
-        service_url=f"http://127.0.0.1:{free_port()}", state_dir=tmp_path, admin_token=token
+        service_url=f"http://127.0.0.1:{free_port()}",
+        state_dir=tmp_path,
+        tracking_uri=tracking_store(tmp_path),
+        admin_token=token,
     )
     app = create_app(settings)
     if service is not None:
@@ -96,6 +105,7 @@ def test_with_nothing_running_the_pages_explain_instead_of_failing(tmp_path):
         assert dashboard.status_code == 200
         assert "no model has been promoted yet" in dashboard.text
         assert client.get("/api/status").json()["service"]["ready"] is False
+    assert not (tmp_path / "mlflow").exists()  # reading no registry did not create one
 
 
 def test_a_visit_without_a_service_is_a_503_that_says_how_to_start_it(tmp_path, entities):
@@ -185,10 +195,11 @@ def test_admin_endpoints_need_the_token(tmp_path):
         assert client.post("/api/admin/flush", headers=ADMIN).status_code == 403
 
 
-def test_the_dashboard_shows_the_history_the_loop_wrote(tmp_path):
-    day = {
-        "day": "2026-01-06",
-        "pipeline": {
+def test_the_dashboard_shows_the_history_and_the_registry_the_loop_wrote(tmp_path):
+    day = DayRecord(
+        day="2026-01-06",
+        raw_files=["events.jsonl.gz"],
+        pipeline={
             "ok": True,
             "input_rows": 100,
             "accepted": 99,
@@ -196,8 +207,8 @@ def test_the_dashboard_shows_the_history_the_loop_wrote(tmp_path):
             "gates": {"drift": {"value": 0.01, "threshold": "<= 0.2", "passed": True}},
             "seconds": 40.0,
         },
-        "feedback": {"events": 50, "clicks": 4, "reconciled": True, "missing_clicks": 0},
-        "visits": {
+        feedback=Reconciliation(events=50, clicks=4, reconciled=True, missing_clicks=0),
+        visits={
             "visits": 5,
             "impressions": 65,
             "clicks": 4,
@@ -208,26 +219,24 @@ def test_the_dashboard_shows_the_history_the_loop_wrote(tmp_path):
             "latency_ms": {"p50": 3.1, "p95": 4.0, "p99": 5.0},
             "throughput_vps": 40.0,
         },
-        "alerts": [{"kind": "prediction drift", "message": "first ad slots got 1 click"}],
-    }
-    atomic_write_json(tmp_path / "history.json", [day])
-    decision = {
-        "day": "2026-01-06",
-        "surface": "ad_break",
-        "candidate": "ad_break-fm-x",
-        "champion": None,
-        "promoted": True,
-        "reason": "no champion yet",
-        "candidate_metrics": {"logloss": 0.1, "auc": 0.6},
-        "champion_metrics": None,
-    }
-    atomic_write_json(
-        tmp_path / "registry.json",
-        {"champion": {"ad_break": "ad_break-fm-x"}, "decisions": [decision]},
+        alerts=[{"kind": "prediction drift", "message": "first ad slots got 1 click"}],
     )
+    write_history(tmp_path / "history.json", [day])
+    decision = Decision(
+        day="2026-01-06",
+        surface="ad_break",
+        candidate="ad_break-fm-x",
+        champion=None,
+        promoted=True,
+        reason="no champion yet",
+        candidate_metrics={"logloss": 0.1, "auc": 0.6},
+        champion_metrics=None,
+    )
+    Registry(tracking_store(tmp_path)).record(decision, tmp_path / "models" / "ad_break-fm-x")
     with make_client(tmp_path) as client:
         page = client.get("/dashboard").text
     assert "ad_break-fm-x" in page and "no model has been promoted" not in page
+    assert "no champion yet" in page and "0.10000" in page  # the decision, from MLflow
     assert "6.15%" in page and "15.00 pts" in page and "prediction drift" in page
     assert page.count("<svg") == 2 and "all 4" in page
 

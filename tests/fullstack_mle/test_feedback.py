@@ -137,4 +137,4 @@ def test_a_sealed_day_lists_every_file_and_lands_verified(moto, tmp_path):
     lake = Lake(tmp_path / "lake")
     landed = land_day(lake, day, BUCKET)  # data_mle's own step: checks every sha256
     assert landed == manifest
-    assert read_manifest(lake.partition("raw", "events", day))["rows"] == 3
+    assert read_manifest(lake.raw_events(day))["rows"] == 3

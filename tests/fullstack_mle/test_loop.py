@@ -11,12 +11,16 @@ import datetime as dt
 import json
 import os
 
+import httpx
 import pyarrow.parquet as pq
 import pytest
 
 from fullstack_mle.browser import HOW_TO_INSTALL, capture, find_chromium
 from fullstack_mle.demo import build_report
+from fullstack_mle.history import read_history
 from fullstack_mle.loop import Loop, LoopConfig
+from fullstack_mle.registry import ALIAS, Registry, model_name
+from model_mle.tracking import tracking_uri
 from shared.raw_log import read_lines
 from shared.settings import REPO_ROOT
 
@@ -34,55 +38,78 @@ def loop(tmp_path_factory):
 
 def test_the_loop_runs_two_days_through_the_dag(loop):
     _, records = loop
-    assert [r["day"] for r in records] == ["2026-01-05", "2026-01-06"]
-    assert all(r["pipeline"]["ok"] for r in records), [r["pipeline"]["error"] for r in records]
-    assert all(r["pipeline"]["reconciled"] for r in records)
-    assert records[0]["deploy"]["service"].startswith("started")
-    assert records[1]["deploy"]["service"].startswith("reloaded")
+    assert [r.day for r in records] == ["2026-01-05", "2026-01-06"]
+    assert all(r.pipeline["ok"] for r in records), [r.pipeline["error"] for r in records]
+    assert all(r.pipeline["reconciled"] for r in records)
+    assert records[0].deploy.service.startswith("started")
+    assert records[1].deploy.service.startswith("reloaded")
 
 
 def test_every_model_gets_a_recorded_promotion_decision_each_day(loop):
     running, records = loop
     decisions = running.registry.decisions()
-    assert [(d["day"], d["surface"]) for d in decisions] == [
+    assert [(d.day, d.surface) for d in decisions] == [
         ("2026-01-05", "ad_break"), ("2026-01-05", "home_row"),
         ("2026-01-06", "ad_break"), ("2026-01-06", "home_row"),
     ]  # fmt: skip
     first, second = decisions[:2], decisions[2:]
-    assert all(d["promoted"] and d["champion_metrics"] is None for d in first)
+    assert all(d.promoted and d.champion_metrics is None for d in first)
     for d in second:  # judged against the champion, on the same rows
-        assert d["champion"] == next(f["candidate"] for f in first if f["surface"] == d["surface"])
-        assert d["champion_metrics"]["logloss"] > 0 and d["gate_rows"] > 0
-        assert d["promoted"] == (
-            d["candidate_metrics"]["logloss"] < d["champion_metrics"]["logloss"]
-            and d["reason"] != ""
+        assert d.champion == next(f.candidate for f in first if f.surface == d.surface)
+        assert d.champion_metrics["logloss"] > 0 and d.gate_rows > 0
+        assert d.promoted == (
+            d.candidate_metrics["logloss"] < d.champion_metrics["logloss"] and d.reason != ""
         )
-    assert records[1]["promoted"] == any(d["promoted"] for d in second)
+    assert records[1].promoted == any(d.promoted for d in second)
+    # what the registry holds is what the day records say was decided
+    assert decisions == [d for r in records for d in r.models.values()]
+
+
+def test_the_registry_is_mlflows_in_the_loops_lake_and_its_alias_names_what_serves(loop):
+    running, records = loop
+    assert running.registry.uri == tracking_uri(running.root)
+    assert (running.root / "mlflow" / "mlflow.db").is_file()
+    fresh = Registry(running.registry.uri)  # persisted: another reader sees the same
+    deployed = records[-1].deploy.champions
+    for surface, version in deployed.items():
+        assert fresh.champion(surface) == version
+        served = fresh.client.get_model_version_by_alias(model_name(surface), ALIAS)
+        assert served.source == (running.lake.models(surface) / version).resolve().as_uri()
+        versions = fresh.client.search_model_versions(f"name = '{model_name(surface)}'")
+        assert len(versions) == len(records)  # every candidate, promoted or not
+    # the app, another process, reads the same store: its dashboard lists every decision
+    page = httpx.get(f"{running.app_url}/dashboard", timeout=30).text
+    assert all(d.candidate in page for d in running.registry.decisions())
+
+
+def test_the_history_file_reads_back_as_the_days_records(loop):
+    running, records = loop
+    assert read_history(running.history_path) == records
 
 
 def test_the_visitors_were_served_by_the_deployed_champions(loop):
     _, records = loop
-    visits = records[1]["visits"]
-    assert visits["model_versions"] == [records[0]["deploy"]["champions"]["ad_break"]]
+    visits = records[1].visits
+    assert visits["model_versions"] == [records[0].deploy.champions["ad_break"]]
     assert visits["visits"] == CONFIG.visitors and visits["failed_visits"] == 0
     assert visits["impressions"] == CONFIG.visitors * 13  # 10 titles and a pod of 3 ads
     assert 0 < visits["expected_ctr"] < visits["oracle_ctr"] < 1  # the oracle is the ceiling
-    assert records[0]["visits"] is None  # no model was serving on the first day
+    assert records[0].visits is None  # no model was serving on the first day
 
 
 def test_every_click_sent_is_in_that_days_bronze_table(loop):
     running, records = loop
-    feedback = records[1]["feedback"]
-    assert feedback["clicks"] > 0 and feedback["reconciled"] is True
-    assert feedback["events"] == CONFIG.visitors * 13 + feedback["clicks"]  # all were shipped
+    feedback = records[1].feedback
+    assert feedback.clicks > 0 and feedback.reconciled is True
+    assert feedback.events == CONFIG.visitors * 13 + feedback.clicks  # all were shipped
     # Independently of the loop's own check: every line of the app's files landed in raw is in
     # the day's bronze table, so none was quarantined or lost.
-    raw = running.lake.partition("raw", "events", DAY2)
+    raw = running.lake.raw_events(DAY2)
     files = sorted(raw.glob("feedback-*.jsonl.gz"))
     assert files, f"no feedback file in {raw}"
     sent = {json.loads(line)["event_id"] for f in files for line in read_lines(f)}
-    bronze = pq.read_table(running.lake.partition("bronze", "events", DAY2), columns=["event_id"])
-    assert len(sent) == feedback["events"]
+    bronze = pq.read_table(running.lake.bronze_events(DAY2), columns=["event_id"])
+    assert len(sent) == feedback.events
     assert sent <= set(bronze.column("event_id").to_pylist())
 
 

@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from shared.artifacts import export_model
+from shared.click_network import ClickNetwork, ClickNetworkSpec
 from shared.encoding import CATEGORICAL_FIELDS, FeatureEncoder, dense_columns
 from shared.features import training_set, write_snapshot
 from shared.generate import read_events
-from shared.ranker import Ranker, RankerSpec
+from shared.lake import Lake
 from shared.storage import atomic_partition
 
 SURFACE = "ad_break"
@@ -40,16 +41,18 @@ def snapshot_dir(tmp_path_factory, events, serving_day) -> Path:
 
 
 def make_artifact(
-    artifacts: Path, rows, seed: int, model: str = "fm", surface: str = SURFACE
+    lake_root: Path, rows, seed: int, model: str = "fm", surface: str = SURFACE
 ) -> Path:
     encoder = FeatureEncoder.fit(rows, CATEGORICAL_FIELDS, dense_columns(surface))
     torch.manual_seed(seed)
-    network = Ranker(RankerSpec(encoder.vocab_sizes, len(encoder.dense), fm=True, hidden=(16,)))
+    network = ClickNetwork(
+        ClickNetworkSpec(encoder.vocab_sizes, len(encoder.dense), fm=True, hidden=(16,))
+    )
     with torch.no_grad():
         for p in network.parameters():
             p.normal_(0, 0.1)  # every part contributes, so a wrong input shows in the score
     return export_model(
-        artifacts, network, encoder, surface=surface, model=model, metrics={"auc": 0.5},
+        Lake(lake_root), network, encoder, surface=surface, model=model, metrics={"auc": 0.5},
         training_window=("2026-01-05", "2026-01-06"),
     )  # fmt: skip
 

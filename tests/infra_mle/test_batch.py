@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infra_mle.batch_score import BATCH_HOUR, RECS_TABLE, K, run_batch
+from infra_mle.batch_score import BATCH_HOUR, K, run_batch
 from shared.artifacts import latest_model, load_model
 from shared.encoding import SERVING_POSITION
 from shared.features import attach_features
-from shared.lake import Lake
+from shared.lake import BATCH_RECS, Lake
 from shared.storage import read_manifest
 from tests.infra_mle.conftest import make_artifact
 
@@ -27,10 +27,10 @@ def batch_lake(tmp_path_factory, clean_dataset, snapshot_dir, events, serving_da
 
     world, _ = clean_dataset
     lake = Lake(tmp_path_factory.mktemp("batch-lake"))
-    shutil.copytree(world / "raw" / "entities", lake.zone("raw") / "entities")
-    shutil.copytree(snapshot_dir, lake.partition("gold", "online_snapshot", serving_day))
+    shutil.copytree(Lake(world).entities(), lake.entities())
+    shutil.copytree(snapshot_dir, lake.online_snapshot(serving_day))
     rows = training_set(events, serving_day - dt.timedelta(days=1), "home_row")
-    make_artifact(lake.zone("artifacts"), rows, seed=3, surface="home_row")
+    make_artifact(lake.root, rows, seed=3, surface="home_row")
     return lake
 
 
@@ -42,7 +42,7 @@ def recs(spark, batch_lake, serving_day):
 
 def test_every_user_gets_k_ranked_titles(recs, batch_lake):
     path, rows = recs
-    users = pd.read_parquet(batch_lake.zone("raw") / "entities" / "users.parquet")
+    users = pd.read_parquet(batch_lake.entity("users"))
     assert len(rows) == len(users) * K
     assert set(rows["user_id"]) == set(users["user_id"])
     ranks = rows.groupby("user_id")["rank"].apply(list)
@@ -57,8 +57,8 @@ def test_batch_scores_equal_the_reference_and_the_top_k_is_the_true_top(
 ):
     _, rows = recs
     model = load_model(latest_model(batch_lake.zone("artifacts"), "home_row"))
-    users = pd.read_parquet(batch_lake.zone("raw") / "entities" / "users.parquet").head(5)
-    titles = pd.read_parquet(batch_lake.zone("raw") / "entities" / "titles.parquet")["title_id"]
+    users = pd.read_parquet(batch_lake.entity("users")).head(5)
+    titles = pd.read_parquet(batch_lake.entity("titles"))["title_id"]
     features = tuple(
         pd.read_parquet(snapshot_dir / f"{t}.parquet")
         for t in ("user_features", "item_features", "context_features")
@@ -79,7 +79,7 @@ def test_rerunning_a_day_gives_identical_files(spark, recs, batch_lake, serving_
     path, _ = recs
     before = read_manifest(path)["files"]
     assert read_manifest(run_batch(spark, batch_lake, serving_day))["files"] == before
-    assert [p.name for p in (batch_lake.zone("artifacts") / RECS_TABLE).iterdir()] == [path.name]
+    assert [p.name for p in batch_lake.path(BATCH_RECS).iterdir()] == [path.name]
 
 
 def test_the_command_line_runs_the_job_as_spark_submit_would(batch_lake, serving_day, recs):

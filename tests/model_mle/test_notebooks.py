@@ -12,6 +12,7 @@ import pytest
 from model_mle.demo import NOTEBOOKS, ORDER, run
 from model_mle.models import MODEL_NAMES
 from shared.artifacts import latest_model, load_model
+from shared.lake import Lake
 from shared.settings import get_settings
 
 pytestmark = pytest.mark.slow
@@ -53,7 +54,7 @@ def test_executed_notebooks_and_code_free_html_are_written(demo):
 
 
 def test_the_search_exported_a_verified_model_and_mlflow_has_the_runs(demo, in_experiment_lake):
-    artifact = latest_model(in_experiment_lake / "artifacts", "ad_break")
+    artifact = latest_model(Lake(in_experiment_lake), "ad_break")
     model = load_model(artifact, surface="ad_break")
     assert model.manifest["model"] == "fm"
     assert (in_experiment_lake / "mlflow" / "mlflow.db").exists()

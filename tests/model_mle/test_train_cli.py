@@ -6,6 +6,7 @@ import pytest
 
 from model_mle.train import main
 from shared.artifacts import latest_model, load_model
+from shared.lake import Lake
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +16,7 @@ def test_train_exports_a_model_other_archetypes_can_load(in_experiment_lake, tin
                  "--model", "logreg", "--export"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "oracle" in out and "artifact:" in out and "MLflow run" in out
-    model = load_model(latest_model(in_experiment_lake / "artifacts", "home_row"), "home_row")
+    model = load_model(latest_model(Lake(in_experiment_lake), "home_row"), "home_row")
     assert model.manifest["model"] == "logreg"
     assert model.predict(tiny.test["home_row"]).shape == (len(tiny.test["home_row"]),)
 

@@ -19,9 +19,10 @@ from shared.artifacts import (
     latest_model,
     load_model,
 )
+from shared.click_network import ClickNetwork, ClickNetworkSpec
 from shared.encoding import CATEGORICAL_FIELDS, FeatureEncoder, dense_columns
 from shared.features import feature_defaults
-from shared.ranker import Ranker, RankerSpec
+from shared.lake import Lake
 from shared.storage import sha256_file, to_json_text
 
 
@@ -49,10 +50,10 @@ def rows():
 def exported(tmp_path, rows):
     encoder = FeatureEncoder.fit(rows, CATEGORICAL_FIELDS, dense_columns("ad_break"))
     torch.manual_seed(0)
-    spec = RankerSpec(encoder.vocab_sizes, len(encoder.dense), fm=True, hidden=(8,))
-    network = Ranker(spec)
+    spec = ClickNetworkSpec(encoder.vocab_sizes, len(encoder.dense), fm=True, hidden=(8,))
+    network = ClickNetwork(spec)
     path = export_model(
-        tmp_path / "artifacts", network, encoder, surface="ad_break", model="fm",
+        Lake(tmp_path), network, encoder, surface="ad_break", model="fm",
         metrics={"auc": 0.7}, training_window=("2026-01-06", "2026-01-08"),
     )  # fmt: skip
     return path, network, encoder
@@ -72,7 +73,7 @@ def test_round_trip_gives_identical_predictions(exported, rows):
     assert loaded.manifest["feature_spec_version"] == "1"
     assert loaded.manifest["training_window"] == {"start": "2026-01-06", "end": "2026-01-08"}
     assert set(loaded.manifest["files"]) == {WEIGHTS, MODEL_FILE}
-    assert latest_model(path.parent.parent.parent, "ad_break") == path
+    assert latest_model(Lake(path.parents[3]), "ad_break") == path
 
 
 def test_unknown_ids_get_a_score_not_an_error(exported, rows):
@@ -154,7 +155,7 @@ def test_the_encoder_keeps_its_field_order_through_json(rows):
 def test_exporting_the_same_model_twice_keeps_one_intact_version(exported, tmp_path):
     path, network, encoder = exported
     again = export_model(
-        tmp_path / "artifacts", network, encoder, surface="ad_break", model="fm",
+        Lake(tmp_path), network, encoder, surface="ad_break", model="fm",
         metrics={"auc": 0.7}, training_window=("2026-01-06", "2026-01-08"),
     )  # fmt: skip
     assert again == path

@@ -9,16 +9,15 @@ import httpx
 import pytest
 
 from shared.s3 import free_port
-from shared.server import ServerProcess
+from shared.server import ServerStartError, UvicornServer
 
 ECHO = "tests.shared.echo_server"  # a minimal `-m module --port N` server
 
 
 def test_a_server_is_ready_when_its_path_answers_and_stops_on_sigterm(tmp_path):
     env = {**os.environ, "MARQUEE_LAKE_ROOT": str(tmp_path)}
-    server = ServerProcess(ECHO, free_port(), env, "/")
-    seconds = server.start(timeout_s=30)
-    assert seconds < 30
+    server = UvicornServer(ECHO, free_port(), env, "/", start_timeout=30).start()
+    assert server.ready_s is not None and server.ready_s < 30
     assert httpx.get(server.url + "/").status_code == 200
     process = server.process
     server.stop()
@@ -28,6 +27,6 @@ def test_a_server_is_ready_when_its_path_answers_and_stops_on_sigterm(tmp_path):
 
 def test_a_server_that_exits_on_start_up_is_reported_with_its_last_lines(tmp_path):
     env = {**os.environ, "MARQUEE_LAKE_ROOT": str(tmp_path), "ECHO_FAIL": "1"}
-    server = ServerProcess(ECHO, free_port(), env, "/")
-    with pytest.raises(RuntimeError, match=r"echo_server exited: .*refusing to start"):
-        server.start(timeout_s=30)
+    server = UvicornServer(ECHO, free_port(), env, "/", start_timeout=30)
+    with pytest.raises(ServerStartError, match=r"echo_server exited: .*refusing to start"):
+        server.start()

@@ -11,7 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from shared.lake import Lake, parse_partition_name, partition_name
+from shared.lake import (
+    BATCH_RECS,
+    BRONZE_EVENTS,
+    ENTITIES,
+    ONLINE_SNAPSHOT,
+    QUALITY_REPORTS,
+    RAW_EVENTS,
+    Lake,
+    Table,
+    entity_key,
+    features_table,
+    models_key,
+    parse_partition_name,
+    partition_name,
+    training_set_table,
+)
 from shared.settings import REPO_ROOT, get_settings
 
 
@@ -20,10 +35,7 @@ def test_the_lake_root_comes_from_the_environment(tmp_path: Path, monkeypatch):
     get_settings.cache_clear()
     lake = Lake.from_settings()
     day = dt.date(2026, 1, 5)
-    assert (
-        lake.partition("bronze", "events", day)
-        == tmp_path / "elsewhere/bronze/events/dt=2026-01-05"
-    )
+    assert lake.bronze_events(day) == tmp_path / "elsewhere/bronze/events/dt=2026-01-05"
     assert not (tmp_path / "elsewhere").exists(), "paths are computed, not created"
 
 
@@ -37,9 +49,36 @@ def test_unknown_zones_and_partition_names_are_refused(tmp_path: Path):
 
 def test_days_lists_complete_partitions_only(tmp_path: Path):
     lake = Lake(tmp_path)
+    table = features_table("user_features")
     for name in ("dt=2026-01-06", "dt=2026-01-05", ".dt=2026-01-07.tmp-1234"):
-        (lake.table("silver", "features") / name).mkdir(parents=True)
-    assert lake.days("silver", "features") == [dt.date(2026, 1, 5), dt.date(2026, 1, 6)]
+        (lake.path(table) / name).mkdir(parents=True)
+    assert lake.days(table) == [dt.date(2026, 1, 5), dt.date(2026, 1, 6)]
+    assert lake.days(ONLINE_SNAPSHOT) == []  # a table nobody wrote yet
+
+
+def test_every_hand_off_lives_at_its_key_in_the_lake_and_in_the_bucket(tmp_path: Path):
+    lake, day = Lake(tmp_path), dt.date(2026, 1, 5)
+    named = {
+        lake.raw_events(day): RAW_EVENTS.key(day),
+        lake.bronze_events(day): BRONZE_EVENTS.key(day),
+        lake.online_snapshot(day): ONLINE_SNAPSHOT.key(day),
+        lake.batch_recs(day): BATCH_RECS.key(day),
+        lake.training_set("home_row", day): training_set_table("home_row").key(day),
+        lake.entities(): ENTITIES.key(),
+        lake.entity("ads"): entity_key("ads"),
+        lake.models("ad_break"): models_key("ad_break"),
+    }
+    for path, key in named.items():
+        assert lake.key(path) == key
+    assert lake.online_snapshot(day) == tmp_path / "gold/online_snapshot/dt=2026-01-05"
+    assert lake.quality_report(day).parent == lake.path(QUALITY_REPORTS, day)
+
+
+def test_unknown_tables_are_refused_with_the_known_names():
+    with pytest.raises(ValueError, match="unknown entity table 'viewers'; they are users"):
+        entity_key("viewers")
+    with pytest.raises(ValueError, match="unknown lake zone 'platinum'"):
+        Table("platinum", "events")
 
 
 def test_importing_the_package_creates_nothing_and_starts_nothing(tmp_path: Path):

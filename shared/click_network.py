@@ -13,7 +13,7 @@ team that trained it (`infra_mle` never imports `model_mle`):
 The logit is the sum of the parts that are switched on. `model_mle/models.py` names the
 combinations it compares (logreg, mlp, fm, dcn).
 
-    model = Ranker(RankerSpec(vocab_sizes=(6001, 301, 25, 5, 4), n_dense=17, fm=True))
+    model = ClickNetwork(ClickNetworkSpec(vocab_sizes=(6001, 301, 25, 5, 4), n_dense=17, fm=True))
     logits = model(categorical, dense)      # (n,) from int64 (n, 5) and float32 (n, 17)
 """
 
@@ -26,7 +26,7 @@ from torch import nn
 
 
 @dataclass(frozen=True)
-class RankerSpec:
+class ClickNetworkSpec:
     vocab_sizes: tuple[int, ...]  # per categorical field, index 0 being "unknown"
     n_dense: int
     embedding_dim: int = 8  # the simulator's hidden tastes have 8 dimensions
@@ -38,7 +38,7 @@ class RankerSpec:
 
     def __post_init__(self) -> None:
         if not (self.linear or self.fm or self.cross_layers or self.hidden):
-            raise ValueError("a ranker needs at least one part: linear, fm, cross or hidden")
+            raise ValueError("a click network needs at least one part: linear, fm, cross or hidden")
         if not self.vocab_sizes or min(self.vocab_sizes) < 1:
             raise ValueError(f"every field needs a vocabulary, got {self.vocab_sizes}")
 
@@ -46,15 +46,15 @@ class RankerSpec:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> RankerSpec:
+    def from_json(cls, data: dict) -> ClickNetworkSpec:
         data = dict(data)
         data["vocab_sizes"] = tuple(data["vocab_sizes"])
         data["hidden"] = tuple(data["hidden"])
         return cls(**data)
 
 
-class Ranker(nn.Module):
-    def __init__(self, spec: RankerSpec) -> None:
+class ClickNetwork(nn.Module):
+    def __init__(self, spec: ClickNetworkSpec) -> None:
         super().__init__()
         self.spec = spec
         offsets = torch.tensor([0, *spec.vocab_sizes[:-1]]).cumsum(0)

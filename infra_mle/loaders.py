@@ -1,0 +1,84 @@
+"""What the service holds in memory, and how it gets there: the model with its features and bids,
+and the home rows of the newest batch output.
+
+    python -m infra_mle.serve        # runs these at start-up, and again on POST /admin/reload
+
+Both loaders fetch into the local cache (`sources.py` verifies every checksum), read the files
+once and return a frozen object: the service swaps a whole `Model` in one assignment, so a request
+never sees half of an old model and half of a new one. Anything that does not fit (a tampered
+object, a model of another surface or feature spec) raises, and the caller keeps what it had.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from infra_mle.batch_score import HOME_FILE, POPULAR_FILE
+from infra_mle.online import OnlineScorer
+from infra_mle.schemas import HomeTitle
+from infra_mle.settings import ServiceSettings
+from infra_mle.sources import fetch_file, fetch_latest_partition, fetch_model
+from shared.artifacts import load_model
+from shared.storage import read_manifest
+
+SURFACE = "ad_break"
+
+
+@dataclass(frozen=True)
+class Model:
+    """What one ranking needs, swapped as a whole on reload."""
+
+    scorer: OnlineScorer
+    bids: dict[str, float]
+    feature_time: dt.datetime | None  # when the snapshot was published
+
+    @property
+    def version(self) -> str:
+        return self.scorer.model.version
+
+
+@dataclass(frozen=True)
+class HomeRows:
+    """One batch output: each scored user's home row, and the popular row for everyone else."""
+
+    by_user: dict[str, list[HomeTitle]]
+    popular: list[HomeTitle]
+    generated_for: dt.date
+    published_at: dt.datetime | None
+
+
+def load_serving_model(settings: ServiceSettings) -> Model:
+    """Fetch, verify and load the model and the features; raise if anything does not fit."""
+    cache = settings.cache_dir
+    model = load_model(fetch_model(settings.url("model"), cache), surface=SURFACE)
+    snapshot, published = fetch_latest_partition(settings.url("snapshot"), cache)
+    scorer = OnlineScorer.load(model, snapshot)
+    ads = pd.read_parquet(fetch_file(settings.url("ads"), cache))
+    bids = dict(zip(ads["ad_id"].astype(str), ads["bid"].astype(float), strict=True))
+    return Model(scorer, bids, published)
+
+
+def load_home_rows(settings: ServiceSettings) -> HomeRows | None:
+    """The newest batch output, or None when the batch job has not published one yet."""
+    try:
+        folder, published = fetch_latest_partition(settings.url("recs"), settings.cache_dir)
+    except FileNotFoundError:
+        return None
+    rows = pd.read_parquet(folder / HOME_FILE)
+    by_user: dict[str, list[HomeTitle]] = {}
+    for user, title, p in zip(rows["user_id"], rows["title_id"], rows["p_click"], strict=True):
+        by_user.setdefault(user, []).append(HomeTitle(title_id=title, p_click=float(p)))
+    popular = pd.read_parquet(folder / POPULAR_FILE)
+    day = dt.date.fromisoformat(read_manifest(folder)["generated_for"])
+    return HomeRows(
+        by_user,
+        [
+            HomeTitle(title_id=t, p_click=float(p))
+            for t, p in zip(popular["title_id"], popular["p_click"], strict=True)
+        ],
+        day,
+        published,
+    )
