@@ -76,8 +76,7 @@ demo-infra: setup models ## the infra MLE: the ranking service and the batch job
 
 models: setup ## export the small preset's ad-break and home-row models (model_mle), if missing
 	@for s in ad_break home_row; do \
-		test -f "$${MARQUEE_LAKE_ROOT:-$(CURDIR)/lake}/artifacts/models/$$s/latest.json" || \
-		$(PY) -m model_mle.train --surface $$s --preset small --export || exit 1; \
+		$(PY) -m model_mle.train --surface $$s --preset small --export --if-missing || exit 1; \
 	done
 
 serve: setup ## run the ranking service on 127.0.0.1:8000 (settings: MARQUEE_SERVE_*)

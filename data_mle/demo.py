@@ -33,7 +33,7 @@ from shared.generate import GenerateConfig, generate
 from shared.lake import BUSINESS_EVENTS_FILE, RAW_EVENTS, Lake, partition_name
 from shared.s3 import MotoServer, upload_dir
 from shared.server import sigterm_exits
-from shared.settings import get_settings
+from shared.settings import environment, get_settings
 from shared.storage import atomic_partition, atomic_write_json
 
 DAYS = 7
@@ -86,10 +86,8 @@ def main() -> int:
     settings = get_settings()
     root = settings.lake_root / "demo-data"
     shutil.rmtree(root, ignore_errors=True)
-    os.environ["MARQUEE_LAKE_ROOT"] = str(root)
-    os.environ.setdefault("MARQUEE_RAW_WAIT_TIMEOUT_S", "30")
-    get_settings.cache_clear()
-    lake = Lake.from_settings()
+    lake = Lake(root)
+    wait_s = os.environ.get("MARQUEE_RAW_WAIT_TIMEOUT_S", "30")  # the sensor's patience
     report: dict = {
         "preset": "small",
         "days": {},
@@ -97,8 +95,12 @@ def main() -> int:
         "fault_rate": FAULT_RATE,
     }
 
-    with MotoServer() as s3, SparkConnectServer() as spark:
-        os.environ.update(spark.env())
+    with (
+        environment(MARQUEE_LAKE_ROOT=str(root), MARQUEE_RAW_WAIT_TIMEOUT_S=wait_s),
+        MotoServer() as s3,
+        SparkConnectServer() as spark,
+        environment(**spark.env()),
+    ):
         print(f"moto S3 on {s3.endpoint}, Spark Connect on {spark.url}, lake {root}")
         world = root / "world"
         config = GenerateConfig(

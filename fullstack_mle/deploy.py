@@ -1,7 +1,5 @@
 """Deployment: what the loop ships after each day, and the two processes it keeps running.
 
-- `publish_entities`: the users, titles and ads tables, to the lake (for the batch job) and S3
-  (for the service and the app);
 - `publish_champions`: the champions (the versions MLflow's alias `champion` points to,
   `registry.py`) to S3, where the service and the batch job look (`latest.json` in S3 names the
   champion, whatever was exported last on disk);
@@ -14,26 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import sys
 import time
-from pathlib import Path
 
 import httpx
 
 from fullstack_mle.registry import Registry
 from shared.artifacts import upload_model
 from shared.lake import Lake, models_key
-from shared.s3 import upload_dir
 from shared.schema import SURFACES
 from shared.server import run_to_end
 from shared.storage import read_manifest
-
-
-def publish_entities(world: Path, lake: Lake, bucket: str) -> None:
-    entities = lake.entities()
-    shutil.copytree(Lake(world).entities(), entities, dirs_exist_ok=True)
-    upload_dir(entities, bucket, lake.key(entities), create_bucket=True)
 
 
 def publish_champions(lake: Lake, registry: Registry, bucket: str) -> dict[str, str]:

@@ -33,8 +33,8 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -45,7 +45,6 @@ from data_mle.airflow_runner import day_report, migrate, run_day
 from data_mle.connect import SparkConnectServer
 from fullstack_mle.deploy import (
     publish_champions,
-    publish_entities,
     reload_service,
     run_batch_job,
 )
@@ -60,28 +59,11 @@ from model_mle.train import TrainConfig
 from shared.generate import GenerateConfig, generate
 from shared.lake import Lake
 from shared.presets import get_preset
-from shared.s3 import MotoServer, free_port
+from shared.s3 import MotoServer, free_port, publish_entities
 from shared.schema import SURFACES
 from shared.server import UvicornServer
-from shared.settings import get_settings
+from shared.settings import environment, get_settings
 from shared.world import Drift, build_world
-
-
-@contextmanager
-def environment(**values: str) -> Iterator[None]:
-    """Set environment variables (and re-read the settings) for the duration; restore after."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_settings.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -143,7 +125,7 @@ class Loop:
         self.world = build_world(get_preset(c.preset), c.seed, GenerateConfig().start, c.drift)
         self.days = [self.world.date_of(k) for k in range(c.days)]
         migrate(self.lake)
-        publish_entities(self.world_dir, self.lake, get_settings().bucket)
+        publish_entities(self.world_dir, self.lake, get_settings().bucket)  # the business's
         env = {
             **os.environ,
             "MARQUEE_APP_ADMIN_TOKEN": self.token,
@@ -206,7 +188,8 @@ class Loop:
         flushed = self._admin("/api/admin/flush")
         sealed = seal_day(bucket, day)
 
-        pipeline = day_report(self.lake, run_day(self.lake, day))
+        # data_mle's DayReport, kept in the record as its dict form (`DayRecord.pipeline`)
+        pipeline = asdict(day_report(self.lake, run_day(self.lake, day)))
         feedback = self._reconcile(day, visitors, flushed)
         models: dict[str, Decision] = {}
         deployment: Deployment | None = None

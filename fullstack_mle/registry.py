@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from model_mle.tracking import client
+from model_mle import tracking
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -108,7 +108,7 @@ class Registry:
     @property
     def client(self) -> MlflowClient:
         if self._client is None:
-            self._client = client(self.uri)
+            self._client = tracking.client(self.uri)
         return self._client
 
     def _not_created(self) -> bool:

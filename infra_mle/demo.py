@@ -39,7 +39,7 @@ from shared.artifacts import LATEST, latest_model, load_model, upload_model
 from shared.features import write_snapshot
 from shared.generate import DATASET_FILE, GenerateConfig, generate, read_events
 from shared.lake import Lake, models_key
-from shared.s3 import MotoServer, free_port, upload_dir
+from shared.s3 import MotoServer, free_port, publish_entities, upload_dir
 from shared.server import UvicornServer, sigterm_exits
 from shared.settings import get_settings
 from shared.storage import atomic_write_json
@@ -60,8 +60,7 @@ def prepare(lake: Lake, source: Lake, seed: int) -> tuple[Path, dt.date, pd.Data
     snapshot = lake.online_snapshot(day)
     if not snapshot.exists():
         write_snapshot(snapshot, events, day)
-    entities = lake.entities()
-    shutil.copytree(Lake(world).entities(), entities, dirs_exist_ok=True)
+    publish_entities(world, lake)  # to S3 too, once moto runs: see publish()
     for surface in ("ad_break", "home_row"):
         model = latest_model(source, surface)
         target = lake.models(surface) / model.name
@@ -76,7 +75,7 @@ def publish(lake: Lake, day: dt.date, bucket: str) -> None:
         upload_model(latest_model(lake, surface), bucket)
     snapshot = lake.online_snapshot(day)
     upload_dir(snapshot, bucket, lake.key(snapshot), create_bucket=True)
-    upload_dir(lake.entities(), bucket, lake.key(lake.entities()))
+    upload_dir(lake.entities(), bucket, lake.key(lake.entities()))  # what publish_entities made
 
 
 def run_batch_job(lake: Lake, day: dt.date, bucket: str) -> dict:

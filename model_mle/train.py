@@ -23,8 +23,10 @@ from tqdm import tqdm
 
 from model_mle.evaluate import row_log_loss
 from model_mle.models import ARCHITECTURES, MODEL_NAMES, PopularityModel, build_network
+from shared.artifacts import LATEST
 from shared.click_network import ClickNetwork
 from shared.encoding import CATEGORICAL_FIELDS, FeatureEncoder, dense_columns
+from shared.lake import Lake
 from shared.schema import SURFACES
 from shared.settings import get_settings
 
@@ -184,7 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=8, help="most epochs (default 8)")
     parser.add_argument("--seed", type=int, default=None, help="default: MARQUEE_SEED (7)")
     parser.add_argument("--export", action="store_true", help="write the model artifact")
+    parser.add_argument(
+        "--if-missing", action="store_true", help="do nothing when the lake has a model already"
+    )
     args = parser.parse_args(argv)
+    if args.if_missing and (Lake.from_settings().models(args.surface) / LATEST).exists():
+        print(f"{args.surface}: a model is exported already ({Lake.from_settings().root})")
+        return 0
 
     from model_mle.data import DataConfig, load_experiment
     from model_mle.evaluate import classification_metrics

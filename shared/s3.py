@@ -25,12 +25,14 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from shared.lake import Lake
 from shared.server import HOST, ChildServer, ServerStartError, Terminated, sigterm_exits
-from shared.settings import get_settings
+from shared.settings import environment, get_settings
 from shared.storage import MANIFEST, verify_partition
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -69,7 +71,7 @@ class MotoServer(ChildServer):
         super().__init__(start_timeout=start_timeout)
         self.requested_port = port
         self.port = port
-        self._saved_env: dict[str, str | None] = {}
+        self._environment: AbstractContextManager[None] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -111,9 +113,8 @@ class MotoServer(ChildServer):
 
     def __enter__(self) -> Self:
         self.start()
-        for name, value in self.env().items():
-            self._saved_env[name] = os.environ.get(name)
-            os.environ[name] = value
+        self._environment = environment(**self.env())
+        self._environment.__enter__()
         return self
 
     def __exit__(
@@ -122,11 +123,9 @@ class MotoServer(ChildServer):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        for name, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        if self._environment is not None:
+            self._environment.__exit__(exc_type, exc, tb)
+            self._environment = None
         self.stop()
 
 
@@ -204,6 +203,16 @@ def download_prefix(bucket: str, prefix: str, dest: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def publish_entities(world: Path, lake: Lake, bucket: str | None = None) -> Path:
+    """The business publishes its entity tables (users, titles, ads): from a generated world into
+    `lake.entities()`, where batch jobs read them, and with `bucket` to S3, where services do."""
+    entities = lake.entities()
+    shutil.copytree(Lake(world).entities(), entities, dirs_exist_ok=True)
+    if bucket is not None:
+        upload_dir(entities, bucket, lake.key(entities), create_bucket=True)
+    return entities
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,9 @@ code talks to the moto server in the demos and to real AWS when that variable is
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,3 +59,20 @@ def get_settings() -> Settings:
     """The process's settings, read once. Tests call `get_settings.cache_clear()` after
     changing the environment."""
     return Settings()
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables (and re-read the settings) for the duration; restore after."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()

@@ -28,3 +28,14 @@ def test_help_is_the_default_goal():
         ["make", "--no-print-directory"], cwd=REPO_ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0 and "setup" in result.stdout and "demo" in result.stdout
+
+
+def test_the_readme_lists_exactly_what_make_help_prints():
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = re.search(r"`make` alone lists every target:\n\n```\n(.*?)```", readme, flags=re.S)
+    assert block, "README.md shows `make help`'s output after '`make` alone lists every target:'"
+    result = subprocess.run(
+        ["make", "--no-print-directory", "help"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert block.group(1) == result.stdout, "update README.md's list of targets from `make help`"

@@ -17,6 +17,7 @@ import pytest
 
 from fullstack_mle.browser import HOW_TO_INSTALL, capture, find_chromium
 from fullstack_mle.demo import build_report
+from fullstack_mle.gate import decide
 from fullstack_mle.history import read_history
 from fullstack_mle.loop import Loop, LoopConfig
 from fullstack_mle.registry import ALIAS, Registry, model_name
@@ -57,9 +58,9 @@ def test_every_model_gets_a_recorded_promotion_decision_each_day(loop):
     for d in second:  # judged against the champion, on the same rows
         assert d.champion == next(f.candidate for f in first if f.surface == d.surface)
         assert d.champion_metrics["logloss"] > 0 and d.gate_rows > 0
-        assert d.promoted == (
-            d.candidate_metrics["logloss"] < d.champion_metrics["logloss"] and d.reason != ""
-        )
+        # the recorded decision is the gate's rule on the recorded metrics, with its reason
+        assert d.promoted == decide(d.candidate_metrics, d.champion_metrics).promote
+        assert d.reason == decide(d.candidate_metrics, d.champion_metrics).reason != ""
     assert records[1].promoted == any(d.promoted for d in second)
     # what the registry holds is what the day records say was decided
     assert decisions == [d for r in records for d in r.models.values()]
@@ -139,8 +140,7 @@ def test_a_person_clicks_an_ad_and_the_dashboard_counts_it(loop):
 
 
 def test_the_loops_environment_is_undone_afterwards(monkeypatch):
-    from fullstack_mle.loop import environment
-    from shared.settings import get_settings
+    from shared.settings import environment, get_settings
 
     monkeypatch.delenv("MARQUEE_SPARK_REMOTE", raising=False)
     before = get_settings().lake_root

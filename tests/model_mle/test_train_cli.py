@@ -20,6 +20,11 @@ def test_train_exports_a_model_other_archetypes_can_load(in_experiment_lake, tin
     assert model.manifest["model"] == "logreg"
     assert model.predict(tiny.test["home_row"]).shape == (len(tiny.test["home_row"]),)
 
+    # `make models` asks again with --if-missing: the exported model stays, nothing is trained.
+    assert main(["--surface", "home_row", "--preset", "tiny", "--if-missing", "--export"]) == 0
+    assert "exported already" in capsys.readouterr().out
+    assert latest_model(Lake(in_experiment_lake), "home_row") == model.path
+
 
 def test_bad_arguments_get_one_line_and_status_2(capsys):
     with pytest.raises(SystemExit) as exit_:
