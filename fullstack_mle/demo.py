@@ -18,6 +18,7 @@ import time
 
 from fullstack_mle.history import DayRecord
 from fullstack_mle.loop import Loop, LoopConfig
+from shared.server import sigterm_exits
 from shared.settings import get_settings
 from shared.storage import atomic_write_json
 
@@ -144,4 +145,5 @@ def run(config: LoopConfig, serve: bool, began: float) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with sigterm_exits():  # `kill` or a CI timeout unwinds like Ctrl-C: the servers stop too
+        sys.exit(main())
