@@ -3,9 +3,9 @@
     python -m data_mle.ingest --day 2026-01-06
     spark-submit --master spark://host:7077 data_mle/ingest.py --day 2026-01-06   # on a cluster
 
-Reads `raw/events/dt=DAY/` (the landed copy of the S3 partition) and writes, each atomically:
-- `quarantine/events/dt=DAY/`: every rejected line with its line number, reason and raw text;
-- `bronze/events/dt=DAY/`: the accepted events, typed, one row per event id, with `is_late`.
+Reads `lake.raw_events(DAY)` (the landed copy of the S3 partition) and writes, each atomically:
+- `lake.quarantine_events(DAY)`: every rejected line with its line number, reason and raw text;
+- `lake.bronze_events(DAY)`: the accepted events, typed, one row per event id, with `is_late`.
 
 Policies, written down once here:
 - A line is checked against the event contract (`data_mle.validate`): malformed JSON, schema

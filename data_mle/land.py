@@ -1,9 +1,9 @@
 """Land a day of raw events: copy the S3 partition into the lake's raw zone, checksums verified.
 
-    python -m data_mle.land --day 2026-01-06      # from s3://$MARQUEE_BUCKET/raw/events/dt=...
+    python -m data_mle.land --day 2026-01-06      # from s3://$MARQUEE_BUCKET/<RAW_EVENTS key>
 
 Spark reads the local copy (this machine has no hadoop-aws jars for s3a://). On a cluster the
-ingest job would read `s3a://<bucket>/raw/events/dt=DAY/` directly and this step would go.
+ingest job would read `s3a://<bucket>/<RAW_EVENTS.key(DAY)>` directly and this step would go.
 """
 
 from __future__ import annotations

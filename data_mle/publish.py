@@ -3,7 +3,7 @@
     python -m data_mle.publish --day 2026-01-08
 
 After day D is processed, serving on D+1 needs the features as of D+1 (all that arrived through
-D). This step computes them, gathers them into one folder, `gold/online_snapshot/dt=D+1/`
+D). This step computes them, gathers them into one folder, `lake.online_snapshot(D+1)`
 (`user_features.parquet`, `item_features.parquet`, `context_features.parquet`, a manifest), and
 uploads, under the same paths in the bucket: the features and training sets of D and the
 snapshot of D+1. Each upload sends the manifest last, so a reader that waits for

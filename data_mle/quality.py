@@ -5,7 +5,7 @@ data before it becomes features.
 
 A day is summarised once as a `DayProfile` (Spark aggregates, a few hundred numbers), written with
 the gate results as a `QualityReport` to `lake.quality_report(day)`
-(`bronze/events_quality/dt=DAY/quality.json`). The gates themselves are pure
+(`shared.lake.QUALITY_REPORTS`). The gates themselves are pure
 functions of today's profile and the trailing days' profiles, so each can be tested on numbers
 made to trip it. A failing gate raises `QualityGateError` naming the check, the value and the
 threshold; the report is written either way, so the failure can be read afterwards.

@@ -2,7 +2,7 @@
 champion on rows neither model has seen, through the gate, and registered in MLflow's model
 registry (`registry.py`), promoted or not.
 
-For business day D (its ETL done), the rows of `gold/training/<surface>/dt=...` split by request:
+For business day D (its ETL done), the rows of `lake.training_set(surface, ...)` split by request:
 - gate rows: `GATE_SHARE` of day D's requests. The champion was trained before D existed, and the
   candidate never sees them, so both are judged on equal terms.
 - the candidate's training rows: every earlier day and the rest of day D; `VALID_SHARE` of their

@@ -5,9 +5,9 @@ each user's top K, publish them for the service to read.
     spark-submit infra_mle/batch_score.py --day 2026-01-18
 
 Inputs, all from the lake unless given: the home-row model artifact
-(`artifacts/models/home_row`, its `latest.json`), the online feature snapshot of the day
-(`gold/online_snapshot/dt=DAY`, data_mle's output) and the entity tables (`raw/entities`).
-Output: `artifacts/batch_recs/dt=DAY/` with `home_rows.parquet` (user_id, rank, title_id,
+(`lake.models("home_row")`, its `latest.json`), the online feature snapshot of the day
+(`lake.online_snapshot(DAY)`, data_mle's output) and the entity tables (`lake.entities()`).
+Output: `lake.batch_recs(DAY)` with `home_rows.parquet` (user_id, rank, title_id,
 p_click), `popular.parquet` (the fallback row for users the job did not score) and a manifest;
 `--upload` publishes it to S3 under the same path. Re-running a day gives the same files.
 

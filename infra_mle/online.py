@@ -83,7 +83,7 @@ class OnlineScorer:
 
     @classmethod
     def load(cls, model: LoadedModel, snapshot_dir: Path) -> OnlineScorer:
-        """Read a snapshot partition (data_mle's `gold/online_snapshot/dt=D`), checksums first."""
+        """Read a snapshot partition (data_mle's `lake.online_snapshot(D)`), checksums first."""
         verify_partition(snapshot_dir)
         manifest = read_manifest(snapshot_dir)
         if manifest.get("feature_spec_version") != model.manifest["feature_spec_version"]:
