@@ -6,7 +6,8 @@
 Each labelled day has the layout of data_mle's `lake.training_set(surface, day)` (the pandas
 reference in `shared.features.training_set` gives the same rows; a test proves it against the
 Spark job), plus the simulator's true click probability `p_click`, which only the evaluation
-reads. The split is by time, as the model will be used: train on the past, choose on the next day, report on the last.
+reads. The split is by time, as the model will be used: train on the past, choose on the next
+day, report on the last.
 
 The dataset is generated without faults under `<lake>/model_mle/` on first use, and the labelled
 days are cached there as Parquet, so the three notebooks share one preparation (about a minute
