@@ -1,4 +1,4 @@
-"""A minimal web server for the ServerProcess tests:
+"""A minimal web server for the UvicornServer tests:
 
 python -m tests.shared.echo_server --port 8000      # answers 200 to every GET
 ECHO_FAIL=1 python -m tests.shared.echo_server ...   # dies on start-up with a message
