@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 
 import pytest
 
+from shared.lake import Lake
 from shared.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -21,7 +23,7 @@ def test_a_step_without_its_input_says_so_in_one_line(tmp_path):
     )  # fmt: skip
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("ingest: error:")]
-    missing = tmp_path / "raw/events/dt=2026-01-05"
+    missing = Lake(tmp_path).raw_events(dt.date(2026, 1, 5))
     assert errors == [f"ingest: error: no raw partition for 2026-01-05: {missing} does not exist"]
     assert "Traceback" not in result.stderr
 

@@ -11,7 +11,7 @@ import pytest
 
 import data_mle.spark_io
 from data_mle.ingest import ingest_day
-from shared.lake import Lake, Table
+from shared.lake import BUSINESS_EVENTS_FILE, Lake, Table
 from shared.storage import verify_partition
 from tests.data_mle.conftest import DAYS, START, land
 
@@ -76,7 +76,7 @@ def test_quarantine_keeps_each_rejected_line_verbatim(ingested, faulty_dataset):
     world, _ = faulty_dataset
     day = DAYS[1]
     raw = (
-        gzip.decompress((world / f"raw/events/dt={day}/events.jsonl.gz").read_bytes())
+        gzip.decompress((Lake(world).raw_events(day) / BUSINESS_EVENTS_FILE).read_bytes())
         .decode()
         .splitlines()
     )
@@ -131,10 +131,10 @@ def test_an_event_already_in_an_earlier_day_is_a_duplicate(spark, clean_dataset,
     first, second = DAYS[0], DAYS[1]
     ingest_day(spark, lake, first)
     # The client re-sends five of yesterday's events with today's upload.
-    old = gzip.decompress((lake.raw_events(first) / "events.jsonl.gz").read_bytes()).splitlines(
+    old = gzip.decompress((lake.raw_events(first) / BUSINESS_EVENTS_FILE).read_bytes()).splitlines(
         keepends=True
     )[:5]
-    target = lake.raw_events(second) / "events.jsonl.gz"
+    target = lake.raw_events(second) / BUSINESS_EVENTS_FILE
     target.write_bytes(gzip.compress(gzip.decompress(target.read_bytes()) + b"".join(old)))
 
     counts = ingest_day(spark, lake, second)

@@ -20,6 +20,7 @@ from data_mle.quality import (
     run_gates,
     trailing_profiles,
 )
+from shared.lake import BUSINESS_EVENTS_FILE
 from shared.storage import to_json_text
 from tests.data_mle.conftest import DAYS, land
 
@@ -121,7 +122,7 @@ def test_a_day_missing_half_its_events_fails_the_volume_gate(spark, clean_datase
     first, second = DAYS[0], DAYS[1]
     ingest_day(spark, lake, first)
     run_gates(spark, lake, first)
-    raw = lake.raw_events(second) / "events.jsonl.gz"
+    raw = lake.raw_events(second) / BUSINESS_EVENTS_FILE
     lines = gzip.decompress(raw.read_bytes()).splitlines(keepends=True)
     raw.write_bytes(gzip.compress(b"".join(lines[::2])))  # an upload that lost half its events
     ingest_day(spark, lake, second)

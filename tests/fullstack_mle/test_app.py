@@ -13,7 +13,8 @@ from fullstack_mle.app import create_app
 from fullstack_mle.history import DayRecord, Reconciliation, write_history
 from fullstack_mle.registry import Decision, Registry
 from fullstack_mle.settings import AppSettings
-from shared.s3 import MotoServer, free_port, upload_dir
+from shared.lake import Lake
+from shared.s3 import MotoServer, free_port, publish_entities
 from shared.settings import get_settings
 
 TOKEN = "test-token"
@@ -26,9 +27,7 @@ def entities(clean_dataset):
     """moto with the clean dataset's entity tables published, as the loop publishes them."""
     world, _ = clean_dataset
     with MotoServer():
-        upload_dir(
-            world / "raw" / "entities", get_settings().bucket, "raw/entities", create_bucket=True
-        )
+        publish_entities(world, Lake(world), get_settings().bucket)
         yield world
 
 
@@ -92,7 +91,7 @@ def make_client(tmp_path, service: httpx.Client | None = None, token: str | None
 def first_user(world) -> str:
     import pandas as pd
 
-    return str(pd.read_parquet(world / "raw" / "entities" / "users.parquet")["user_id"].iloc[0])
+    return str(pd.read_parquet(Lake(world).entity("users"))["user_id"].iloc[0])
 
 
 def test_with_nothing_running_the_pages_explain_instead_of_failing(tmp_path):

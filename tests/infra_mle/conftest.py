@@ -1,5 +1,5 @@
 """A model artifact and an online feature snapshot made with `shared` alone, as infra_mle would
-receive them: the snapshot in data_mle's `gold/online_snapshot/dt=D` layout, the model through
+receive them: the snapshot in data_mle's `lake.online_snapshot(D)` layout, the model through
 the artifact contract (random weights: serving must not care what the model learned)."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def artifact(tmp_path_factory, train_rows) -> Path:
 @pytest.fixture(scope="session")
 def ads_table(clean_dataset) -> Path:
     world, _ = clean_dataset
-    return world / "raw" / "entities" / "ads.parquet"
+    return Lake(world).entity("ads")
 
 
 @pytest.fixture(scope="session")

@@ -56,7 +56,7 @@ def test_batch_scores_equal_the_reference_and_the_top_k_is_the_true_top(
     recs, batch_lake, snapshot_dir
 ):
     _, rows = recs
-    model = load_model(latest_model(batch_lake.zone("artifacts"), "home_row"))
+    model = load_model(latest_model(batch_lake, "home_row"))
     users = pd.read_parquet(batch_lake.entity("users")).head(5)
     titles = pd.read_parquet(batch_lake.entity("titles"))["title_id"]
     features = tuple(

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from infra_mle.app import create_app
 from infra_mle.settings import ServiceSettings
 from shared.artifacts import WEIGHTS, ArtifactError, load_model, upload_model
+from shared.lake import BATCH_RECS, ONLINE_SNAPSHOT, entity_key, models_key
 from shared.s3 import MotoServer, s3_client, upload_dir
 from shared.settings import get_settings
 from tests.infra_mle.test_service import rank_body
@@ -22,10 +23,10 @@ def bucket_with_everything(artifact, snapshot_dir, ads_table, recs_root):
     with MotoServer():
         bucket = get_settings().bucket
         upload_model(artifact, bucket)
-        upload_dir(snapshot_dir, bucket, f"gold/online_snapshot/{snapshot_dir.name}")
+        upload_dir(snapshot_dir, bucket, f"{ONLINE_SNAPSHOT.key()}/{snapshot_dir.name}")
         for part in recs_root.glob("dt=*"):
-            upload_dir(part, bucket, f"artifacts/batch_recs/{part.name}")
-        s3_client().upload_file(str(ads_table), bucket, "raw/entities/ads.parquet")
+            upload_dir(part, bucket, f"{BATCH_RECS.key()}/{part.name}")
+        s3_client().upload_file(str(ads_table), bucket, entity_key("ads"))
         yield bucket
 
 
@@ -43,7 +44,7 @@ def test_the_service_starts_from_s3_with_verified_copies(
 
 
 def test_a_tampered_artifact_in_s3_never_becomes_ready(bucket_with_everything, artifact, tmp_path):
-    key = f"artifacts/models/ad_break/{artifact.name}/{WEIGHTS}"
+    key = f"{models_key('ad_break')}/{artifact.name}/{WEIGHTS}"
     data = bytearray((artifact / WEIGHTS).read_bytes())
     data[-30] ^= 0x01
     s3_client().put_object(Bucket=bucket_with_everything, Key=key, Body=bytes(data))
