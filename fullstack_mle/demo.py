@@ -34,9 +34,9 @@ def day_summary(r: DayRecord) -> dict:
         "feedback_events": r.feedback.events,
         "feedback_clicks": r.feedback.clicks,
         "feedback_reconciled": r.feedback.reconciled,
-        "etl_ok": r.pipeline["ok"],
-        "input_rows": r.pipeline["input_rows"],
-        "gates_passed": all(g["passed"] for g in r.pipeline["gates"].values()),
+        "etl_ok": r.pipeline.ok,
+        "input_rows": r.pipeline.input_rows,
+        "gates_passed": all(g.passed for g in r.pipeline.gates.values()),
         "models": {
             s: {
                 "version": m.candidate,
@@ -64,11 +64,11 @@ def build_report(config: LoopConfig, records: list[DayRecord], seconds: float) -
 
 def print_day(r: DayRecord) -> None:
     p, f = r.pipeline, r.feedback
-    gates = " ".join(f"{n}{'' if g['passed'] else ' FAILED'}" for n, g in p["gates"].items())
+    gates = " ".join(f"{n}{'' if g.passed else ' FAILED'}" for n, g in p.gates.items())
     print(f"\n{r.day}  ({r.seconds} s)")
-    run = "ok" if p["ok"] else "FAILED"
-    print(f"  data      {p['input_rows']:,} raw lines ({f.events:,} from the app), "
-          f"{p['accepted']:,} accepted; DAG {run} in {p['seconds']} s")  # fmt: skip
+    run = "ok" if p.ok else "FAILED"
+    print(f"  data      {p.input_rows or 0:,} raw lines ({f.events:,} from the app), "
+          f"{p.accepted or 0:,} accepted; DAG {run} in {p.seconds} s")  # fmt: skip
     print(f"  gates     {gates}")
     if r.visits:
         v = r.visits

@@ -34,7 +34,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -46,7 +46,7 @@ from data_mle.connect import SparkConnectServer
 from fullstack_mle.deploy import (
     publish_champions,
     reload_service,
-    run_batch_job,
+    score_home_rows,
 )
 from fullstack_mle.history import DayRecord, Deployment, Reconciliation, write_history
 from fullstack_mle.monitoring import day_alerts
@@ -172,7 +172,7 @@ class Loop:
         for day in self.days:
             record = self.run_day(day)
             yield record
-            if not record.pipeline["ok"]:
+            if not record.pipeline.ok:
                 return
         self._admin("/api/admin/open-day", {"day": self.world.date_of(len(self.days)).isoformat()})
 
@@ -188,12 +188,11 @@ class Loop:
         flushed = self._admin("/api/admin/flush")
         sealed = seal_day(bucket, day)
 
-        # data_mle's DayReport, kept in the record as its dict form (`DayRecord.pipeline`)
-        pipeline = asdict(day_report(self.lake, run_day(self.lake, day)))
+        pipeline = day_report(self.lake, run_day(self.lake, day))
         feedback = self._reconcile(day, visitors, flushed)
         models: dict[str, Decision] = {}
         deployment: Deployment | None = None
-        if pipeline["ok"]:
+        if pipeline.ok:
             config = TrainConfig(max_epochs=self.config.epochs, seed=self.config.seed)
             for surface in SURFACES:
                 models[surface] = retrain_surface(self.lake, self.registry, surface, day, config)
@@ -242,7 +241,7 @@ class Loop:
         bucket = get_settings().bucket
         started = time.perf_counter()
         versions = publish_champions(self.lake, self.registry, bucket)
-        batch = run_batch_job(self.lake, serving_day, bucket)
+        batch = score_home_rows(self.lake, serving_day, bucket)
         if not self.service.running:
             ready_s = self.service.start().ready_s
             how = f"started in {ready_s:.1f} s"
@@ -252,8 +251,8 @@ class Loop:
         return Deployment(
             serving_day=serving_day.isoformat(),
             champions=versions,
-            batch_seconds=batch["seconds"],
-            batch_users=batch["users"],
+            batch_seconds=batch.seconds,
+            batch_users=batch.users,
             service=how,
             seconds=round(time.perf_counter() - started, 1),
         )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from data_mle.airflow_runner import DayReport
+
 PSI_ALERT = 0.1
 Z_ALERT = 3.0
 
@@ -25,23 +27,23 @@ def calibration_z(clicks: int, predicted: float, slots: int) -> float | None:
     return (clicks - predicted) / math.sqrt(slots * rate * (1 - rate))
 
 
-def day_alerts(pipeline: dict, tallies: dict | None) -> list[dict]:
+def day_alerts(pipeline: DayReport, tallies: dict | None) -> list[dict]:
     alerts = []
-    for name, gate in pipeline.get("gates", {}).items():
-        if not gate["passed"]:
+    for name, gate in pipeline.gates.items():
+        if not gate.passed:
             alerts.append(
                 {
                     "kind": "quality gate",
-                    "message": f"{name} failed: {gate['value']} (allowed {gate['threshold']})",
+                    "message": f"{name} failed: {gate.value} (allowed {gate.threshold})",
                 }
             )
-    drift = pipeline.get("gates", {}).get("drift", {}).get("value")
-    if drift is not None and drift > PSI_ALERT and pipeline["gates"]["drift"]["passed"]:
+    drift = pipeline.gates.get("drift")
+    if drift is not None and drift.value is not None and drift.value > PSI_ALERT and drift.passed:
         alerts.append(
             {
                 "kind": "data drift",
-                "message": f"traffic mix PSI {drift:.3f} > {PSI_ALERT} (gate fails at "
-                f"{pipeline['gates']['drift']['threshold']})",
+                "message": f"traffic mix PSI {drift.value:.3f} > {PSI_ALERT} (gate fails at "
+                f"{drift.threshold})",
             }
         )
     if tallies:

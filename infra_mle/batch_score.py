@@ -1,8 +1,9 @@
 """The home row's daily batch job: score every user against the title catalogue with Spark, keep
 each user's top K, publish them for the service to read.
 
-    python -m infra_mle.batch_score --day 2026-01-18 [--k 10] [--upload]
+    python -m infra_mle.batch_score --day 2026-01-18 [--k 10] [--upload] [--timings t.json]
     spark-submit infra_mle/batch_score.py --day 2026-01-18
+    run = run_batch_job(lake, day, upload=True)   # from Python: the same job, its own process
 
 Inputs, all from the lake unless given: the home-row model artifact
 (`lake.models("home_row")`, its `latest.json`), the online feature snapshot of the day
@@ -22,9 +23,14 @@ price of batch: the service's ad ranking sees the actual device and hour.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import json
+import os
 import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -147,6 +153,72 @@ def run_batch(
     return dest
 
 
+def tree_cpu_s() -> float:
+    """CPU seconds of this process and every process under it (Spark's JVM and its Python
+    workers), so far. With a Spark Connect server the work happens there and is not counted."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+@dataclass(frozen=True)
+class BatchRun:
+    """One run of the batch job, as a scheduler would start it, and what it cost."""
+
+    path: Path  # the day's partition, `lake.batch_recs(day)`
+    users: int
+    titles: int
+    model_version: str
+    seconds: float  # the whole process, start to exit
+    session_start_s: float  # of which starting Spark
+    scoring_s: float  # and scoring every user
+    cpu_s: float  # CPU of the job's process tree while scoring
+
+    @property
+    def rows_scored(self) -> int:
+        return self.users * self.titles
+
+
+def run_batch_job(
+    lake: Lake, day: dt.date, model_url: str | None = None, upload: bool = False
+) -> BatchRun:
+    """The batch job for `day` in its own process (`python -m infra_mle.batch_score`), on the
+    Spark Connect server when the environment names one; raises with the job's last output if
+    it fails. The one way the demos and the loop run it."""
+    from shared.server import run_to_end
+    from shared.storage import read_manifest
+
+    timings = lake.root / "logs" / f"batch-recs-{day.isoformat()}.json"
+    timings.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "infra_mle.batch_score", "--day", day.isoformat(),
+               "--lake", str(lake.root), "--timings", str(timings)]  # fmt: skip
+    command += ["--model", model_url] if model_url else []
+    command += ["--upload"] if upload else []
+    started = time.perf_counter()
+    result = run_to_end(command, dict(os.environ))
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        said = [line for line in result.stderr.splitlines() if line.startswith("batch_score:")]
+        why = said[-1] if said else result.stderr.strip()[-1500:]  # else: a crash, its trace
+        raise RuntimeError(f"the batch job for {day} failed: {why}")
+    measured = json.loads(timings.read_text())
+    manifest = read_manifest(lake.batch_recs(day))
+    return BatchRun(
+        path=lake.batch_recs(day),
+        users=manifest["users"],
+        titles=manifest["titles"],
+        model_version=manifest["model_version"],
+        seconds=round(seconds, 1),
+        **measured,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     from shared.settings import get_settings
     from shared.spark import spark_session
@@ -157,16 +229,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lake", type=Path, default=None, help="default: MARQUEE_LAKE_ROOT")
     parser.add_argument("--model", default=None, help="model folder or s3:// URL")
     parser.add_argument("--upload", action="store_true", help="publish the output to S3")
+    parser.add_argument("--timings", type=Path, default=None, help="write the timings here")
     args = parser.parse_args(argv)
     lake = Lake(args.lake) if args.lake else Lake.from_settings()
+    started = time.perf_counter()
     spark = spark_session(f"batch-recs-{args.day}")
+    session_start_s = time.perf_counter() - started
     try:
+        scoring, cpu = time.perf_counter(), tree_cpu_s()
         dest = run_batch(spark, lake, args.day, args.k, args.model)
+        scoring_s, cpu = time.perf_counter() - scoring, tree_cpu_s() - cpu
     except FileNotFoundError as e:
         print(f"batch_score: error: {e}", file=sys.stderr)
         return 1
     finally:
         spark.stop()
+    if args.timings:
+        from shared.storage import atomic_write_json
+
+        atomic_write_json(args.timings, {
+            "session_start_s": round(session_start_s, 1),
+            "scoring_s": round(scoring_s, 1),
+            "cpu_s": round(cpu, 2),
+        })  # fmt: skip
     print(f"home rows for {args.day}: {dest}")
     if args.upload:
         from shared.s3 import upload_dir

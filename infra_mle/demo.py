@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import gc
 import os
@@ -34,6 +33,7 @@ import numpy as np
 import pandas as pd
 import psutil
 
+from infra_mle.batch_score import run_batch_job
 from infra_mle.loadtest import open_loop
 from shared.artifacts import LATEST, latest_model, load_model, upload_model
 from shared.features import write_snapshot
@@ -78,35 +78,19 @@ def publish(lake: Lake, day: dt.date, bucket: str) -> None:
     upload_dir(lake.entities(), bucket, lake.key(lake.entities()))  # what publish_entities made
 
 
-def run_batch_job(lake: Lake, day: dt.date, bucket: str) -> dict:
-    from infra_mle.batch_score import run_batch
-    from shared.s3 import upload_dir as upload
-    from shared.spark import spark_session
-
-    started = time.perf_counter()
-    spark = spark_session("demo-batch-recs")
-    session_s = time.perf_counter() - started
-    try:
-        scoring, cpu = time.perf_counter(), tree_cpu_s()
-        dest = run_batch(spark, lake, day, model_url=f"s3://{bucket}/{models_key('home_row')}")
-        scoring_s, cpu = time.perf_counter() - scoring, tree_cpu_s() - cpu
-    finally:
-        spark.stop()
-    upload(dest, bucket, lake.key(dest))
-    from shared.storage import read_manifest
-
-    m = read_manifest(dest)
-    rows = m["users"] * m["titles"]
+def batch_job(lake: Lake, day: dt.date, bucket: str) -> dict:
+    """infra_mle's batch job, as the loop and a scheduler run it, and what a prediction costs."""
+    run = run_batch_job(lake, day, f"s3://{bucket}/{models_key('home_row')}", upload=True)
     return {
-        "seconds": round(time.perf_counter() - started, 1),
-        "session_start_s": round(session_s, 1),
-        "scoring_s": round(scoring_s, 1),
-        "users_scored": m["users"],
-        "titles": m["titles"],
-        "rows_scored": rows,
-        "rows_per_s": round(rows / scoring_s),
-        "cpu_s_per_1000_predictions": round(1000 * cpu / rows, 4),
-        "path": str(dest),
+        "seconds": run.seconds,
+        "session_start_s": run.session_start_s,
+        "scoring_s": run.scoring_s,
+        "users_scored": run.users,
+        "titles": run.titles,
+        "rows_scored": run.rows_scored,
+        "rows_per_s": round(run.rows_scored / run.scoring_s),
+        "cpu_s_per_1000_predictions": round(1000 * run.cpu_s / run.rows_scored, 4),
+        "path": str(run.path),
     }
 
 
@@ -138,17 +122,6 @@ def ranking_bodies(
 def process_cpu_s(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return times.user + times.system
-
-
-def tree_cpu_s() -> float:
-    """CPU seconds of this process and every process under it (Spark's JVM and its Python
-    workers), so far."""
-    me = psutil.Process()
-    total = 0.0
-    for p in [me, *me.children(recursive=True)]:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            total += p.cpu_times().user + p.cpu_times().system
-    return total
 
 
 def home_row_quality(
@@ -231,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         bucket = settings.bucket
         publish(lake, day, bucket)
         print("2. batch job: every user's home row (Spark) ...", flush=True)
-        report["batch"] = run_batch_job(lake, day, bucket)
+        report["batch"] = batch_job(lake, day, bucket)
         print(
             f"   {report['batch']['users_scored']:,} users x {report['batch']['titles']:,} titles "
             f"in {report['batch']['scoring_s']} s",

@@ -9,12 +9,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from data_mle.airflow_runner import DayReport, GateOutcome
 from fullstack_mle.app import create_app
 from fullstack_mle.history import DayRecord, Reconciliation, write_history
 from fullstack_mle.registry import Decision, Registry
 from fullstack_mle.settings import AppSettings
-from shared.lake import Lake
-from shared.s3 import MotoServer, free_port, publish_entities
+from shared.lake import ENTITIES, Lake
+from shared.s3 import MotoServer, free_port, upload_dir
 from shared.settings import get_settings
 
 TOKEN = "test-token"
@@ -27,7 +28,8 @@ def entities(clean_dataset):
     """moto with the clean dataset's entity tables published, as the loop publishes them."""
     world, _ = clean_dataset
     with MotoServer():
-        publish_entities(world, Lake(world), get_settings().bucket)
+        entities = Lake(world).entities()  # already in a lake's layout: upload only
+        upload_dir(entities, get_settings().bucket, ENTITIES.key(), create_bucket=True)
         yield world
 
 
@@ -198,14 +200,14 @@ def test_the_dashboard_shows_the_history_and_the_registry_the_loop_wrote(tmp_pat
     day = DayRecord(
         day="2026-01-06",
         raw_files=["events.jsonl.gz"],
-        pipeline={
-            "ok": True,
-            "input_rows": 100,
-            "accepted": 99,
-            "quarantined": {"wrong_type": 1},
-            "gates": {"drift": {"value": 0.01, "threshold": "<= 0.2", "passed": True}},
-            "seconds": 40.0,
-        },
+        pipeline=DayReport(
+            ok=True,
+            input_rows=100,
+            accepted=99,
+            quarantined={"wrong_type": 1},
+            gates={"drift": GateOutcome(value=0.01, threshold="<= 0.2", passed=True)},
+            seconds=40.0,
+        ),
         feedback=Reconciliation(events=50, clicks=4, reconciled=True, missing_clicks=0),
         visits={
             "visits": 5,

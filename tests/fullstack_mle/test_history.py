@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from data_mle.airflow_runner import DayReport, GateOutcome
 from fullstack_mle.history import (
     DayRecord,
     Deployment,
@@ -32,7 +33,7 @@ def day_record(day: str = "2026-01-06") -> DayRecord:
     return DayRecord(
         day=day,
         raw_files=["events.jsonl.gz", "feedback-0000-ab.jsonl.gz"],
-        pipeline={"ok": True, "input_rows": 100, "gates": {}},
+        pipeline=DayReport(ok=True, input_rows=100, reconciled=True),
         visits={"visits": 5, "online_ctr": 0.06},
         feedback=Reconciliation(events=70, clicks=5, reconciled=True, missing_clicks=0),
         models={"ad_break": decision},
@@ -55,7 +56,11 @@ def test_a_written_history_reads_back_as_the_same_records(tmp_path):
     first = DayRecord(
         day="2026-01-05",
         raw_files=["events.jsonl.gz"],
-        pipeline={"ok": False, "error": "volume gate"},
+        pipeline=DayReport(
+            ok=False,
+            gates={"volume": GateOutcome(value=0.48, threshold="0.5-2.0", passed=False)},
+            error="quality gates failed: volume",
+        ),
         visits=None,
         feedback=Reconciliation(events=0),
     )

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from data_mle.airflow_runner import DayReport, GateOutcome
 from fullstack_mle.monitoring import calibration_z, day_alerts
 from fullstack_mle.plots import line_chart
 from fullstack_mle.visitors import SurfaceTally
 
 
-def _pipeline(drift: float, passed: bool = True) -> dict:
-    return {
-        "gates": {
-            "volume": {"value": 1.0, "threshold": "0.5..2", "passed": True},
-            "drift": {"value": drift, "threshold": "<= 0.2", "passed": passed},
-        }
-    }
+def _pipeline(drift: float, passed: bool = True) -> DayReport:
+    return DayReport(
+        ok=passed,
+        gates={
+            "volume": GateOutcome(value=1.0, threshold="0.5..2", passed=True),
+            "drift": GateOutcome(value=drift, threshold="<= 0.2", passed=passed),
+        },
+    )
 
 
 def _tallies(clicks: int, predicted: float, slots: int) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infra_mle.batch_score import BATCH_HOUR, K, run_batch
+from infra_mle.batch_score import BATCH_HOUR, K, run_batch, run_batch_job
 from shared.artifacts import latest_model, load_model
 from shared.encoding import SERVING_POSITION
 from shared.features import attach_features
@@ -82,19 +82,17 @@ def test_rerunning_a_day_gives_identical_files(spark, recs, batch_lake, serving_
     assert [p.name for p in batch_lake.path(BATCH_RECS).iterdir()] == [path.name]
 
 
-def test_the_command_line_runs_the_job_as_spark_submit_would(batch_lake, serving_day, recs):
-    """Run as a script, the job's module is __main__ in the driver; the workers must still find
-    the scoring function."""
-    import subprocess
-    import sys
-
+def test_the_job_runs_as_its_own_process_and_reports_what_it_cost(batch_lake, serving_day, recs):
+    """`run_batch_job` runs the module as a scheduler would (`python -m`, so the module is
+    __main__ in the driver and the workers must still find the scoring function)."""
     path, _ = recs
     before = read_manifest(path)["files"]
-    result = subprocess.run(
-        [sys.executable, "-m", "infra_mle.batch_score", "--day", serving_day.isoformat(),
-         "--lake", str(batch_lake.root)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"home rows for {serving_day}" in result.stdout
-    assert read_manifest(path)["files"] == before
+    run = run_batch_job(batch_lake, serving_day)
+    assert run.path == path and read_manifest(path)["files"] == before
+    assert run.users * run.titles == run.rows_scored > 0
+    assert 0 < run.scoring_s < run.seconds and run.session_start_s > 0 and run.cpu_s > 0
+
+
+def test_a_failed_job_raises_with_its_own_message(batch_lake, serving_day):
+    with pytest.raises(RuntimeError, match=r"batch job for .* failed: .*no online snapshot"):
+        run_batch_job(batch_lake, serving_day + dt.timedelta(days=30))
