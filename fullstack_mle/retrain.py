@@ -90,7 +90,7 @@ def retrain_surface(
     if champion is not None:
         served = load_model(lake.models(surface) / champion, surface)
         champion_metrics = gate_metrics(y, served.predict(gate))
-    verdict = decide(candidate_metrics, champion_metrics, rule)  # the same model: no gain, kept
+    verdict = decide(candidate_metrics, champion_metrics, rule)
     decision = Decision(
         day=day.isoformat(),
         surface=surface,
