@@ -4,7 +4,8 @@
     GET  /dashboard             operations: pipeline runs and gates, models and promotions,
                                 serving latency, online click rate against the oracle, alerts
     POST /api/visits            one visit: home row + ranked ad break, impressions logged
-    POST /api/events            clicks (and any events) in the event schema, validated, logged
+    POST /api/events            clicks (and plays) on impressions this app served, checked, logged;
+                                impressions come only from /api/visits; a re-sent id is kept once
     GET  /api/feedback          the open day's event counts and latest clicks
     GET  /api/status            is the service ready, which model, which day is open
     POST /api/admin/open-day    Bearer token: start logging a business day
@@ -34,7 +35,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fullstack_mle.dashboard import dashboard_context
-from fullstack_mle.feedback import EventError, FeedbackLog, check_events
+from fullstack_mle.feedback import EventError, FeedbackLog
 from fullstack_mle.registry import Registry
 from fullstack_mle.settings import AppSettings
 from fullstack_mle.visit import Catalogue, ServiceError, make_visit
@@ -141,13 +142,13 @@ class State:
         )
         shown = visit.as_json()
         # The app's own events pass the same contract as anyone's: nothing invalid reaches raw.
+        # They are the only impressions the log takes: what the app itself served.
         try:
-            records = check_events(shown["impressions"], self.log.day)
+            self.log.accept(shown["impressions"], served_by_app=True)
         except EventError as error:
             raise ServiceError(
                 f"the ranking service's answer cannot be logged as events: {error.problems[0]}"
             ) from None
-        self.log.append(records)
         return shown
 
 
@@ -224,11 +225,14 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         if state.log.day is None:
             raise ServiceError("no business day is open: events have nowhere to go")
         try:
-            records = check_events(body.events, state.log.day, state.log.served)
+            checked = state.log.accept(body.events)
         except EventError as error:
             raise HTTPException(422, {"message": str(error), "problems": error.problems}) from None
-        state.log.append(records)
-        return {"accepted": len(records), "day": state.log.day.isoformat()}
+        return {
+            "accepted": len(checked.records),
+            "resent": len(checked.resent),  # already stored: acknowledged, not stored twice
+            "day": state.log.day.isoformat(),
+        }
 
     @app.get("/api/feedback")
     def feedback() -> dict:

@@ -3,7 +3,7 @@ event contract, kept on local disk first, then shipped to S3 raw in batches.
 
     log = FeedbackLog(spool_dir, bucket)
     log.open_day(day)
-    log.append(records)          # already validated (`check_events`); written to disk at once
+    log.accept(events)           # checked (`check_events`), then written to disk at once
     log.flush()                  # -> s3://bucket/raw/events/dt=DAY/feedback-0001-<id>.jsonl.gz
 
 Every accepted event is in the day's spool file before the request that sent it is answered, so
@@ -44,53 +44,123 @@ class EventError(ValueError):
         self.problems = problems
 
 
+@dataclass(frozen=True)
+class Served:
+    """An impression the app served: whom it was shown to and what. A click must match it."""
+
+    user_id: str
+    item_id: str
+
+
+@dataclass
+class DayLedger:
+    """What the open day holds, so a client cannot invent what the system did: the impressions
+    the app served, the impressions already clicked, and every event id stored."""
+
+    served: dict[str, Served] = field(default_factory=dict)  # impression id -> what was shown
+    clicked: set[str] = field(default_factory=set)  # impression ids with their one click
+    stored: set[str] = field(default_factory=set)  # event ids in the day's log
+
+    def record(self, records: list[dict]) -> None:
+        for r in records:
+            self.stored.add(r["event_id"])
+            if r["event_type"] == "impression":
+                self.served[r["event_id"]] = Served(r["user_id"], r["item_id"])
+            elif r["event_type"] == "click":
+                self.clicked.add(r["impression_id"])
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A batch that passed: the records to store, and the ids re-sent (already stored, or
+    repeated within the batch), which are acknowledged but stored once."""
+
+    records: list[dict]
+    resent: list[str]
+
+
+def _problem(i: int, reason: str, detail: str) -> dict:
+    return {"index": i, "reason": reason, "detail": detail}
+
+
 def check_events(
-    events: list[Any], day: dt.date, served: set[str] | frozenset[str] = frozenset()
-) -> list[dict]:
+    events: list[Any],
+    day: dt.date,
+    ledger: DayLedger | None = None,
+    *,
+    served_by_app: bool = False,
+) -> Checked:
     """Validate raw event objects with the strict event schema (the one ingest applies), check
-    they belong to the open `day`, and that clicks and plays point at an impression the app
-    served (or one earlier in the same batch). Returns typed records, or raises EventError
-    for the whole batch: a batch is kept whole or not at all."""
+    they belong to the open `day`, and check them against what the app did (`ledger`):
+
+    - impressions come only from the app itself (`served_by_app`), never from a client;
+    - a click or play must name an impression served on the day, to the same user, for the same
+      item; an impression is clicked at most once;
+    - an event id already stored (or repeated in the batch) is a re-send: acknowledged, not
+      stored again.
+
+    Returns what to store, or raises EventError for the whole batch: a batch is kept whole or
+    not at all."""
     model = EVENTS.pydantic()
+    ledger = ledger or DayLedger()
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1) + FUTURE_TOLERANCE
-    records, problems, seen = [], [], set(served)
+    served, clicked, seen = dict(ledger.served), set(ledger.clicked), set(ledger.stored)
+    records, resent, problems = [], [], []
     for i, event in enumerate(events):
         try:
-            record = model.model_validate_json(json.dumps(event)).model_dump()
+            record = model.model_validate_json(json.dumps(event, allow_nan=False)).model_dump()
         except ValidationError as error:
-            reason, detail = reason_for(error)
-            problems.append({"index": i, "reason": reason, "detail": detail})
+            problems.append(_problem(i, *reason_for(error)))
             continue
-        except (TypeError, ValueError) as error:  # not JSON-serialisable at all
-            problems.append({"index": i, "reason": "malformed_json", "detail": str(error)})
+        except (TypeError, ValueError) as error:  # not JSON-serialisable, or NaN/Infinity
+            problems.append(_problem(i, "malformed_json", str(error)))
             continue
         if not start <= record["event_time"] < end:
-            problems.append(
-                {
-                    "index": i,
-                    "reason": "wrong_day",
-                    "detail": f"event_time {record['event_time'].isoformat()} is not "
-                    f"on the open day {day}",
-                }
-            )
+            when = record["event_time"].isoformat()
+            problems.append(_problem(i, "wrong_day", f"event_time {when} is not on {day}"))
+            continue
+        if record["event_id"] in seen:
+            resent.append(record["event_id"])
             continue
         if record["event_type"] == "impression":
-            seen.add(record["event_id"])
-        elif record["impression_id"] not in seen:
-            problems.append(
-                {
-                    "index": i,
-                    "reason": "unknown_impression",
-                    "detail": f"impression_id {record['impression_id']!r} was not "
-                    "served by this app today",
-                }
-            )
-            continue
+            if not served_by_app:
+                why = (
+                    "impressions are logged by the app when it serves a visit, not sent by clients"
+                )
+                problems.append(_problem(i, "client_impression", why))
+                continue
+            served[record["event_id"]] = Served(record["user_id"], record["item_id"])
+        else:
+            why = _click_problem(record, served, clicked)
+            if why is not None:
+                problems.append(_problem(i, *why))
+                continue
+            if record["event_type"] == "click":
+                clicked.add(record["impression_id"])
+        seen.add(record["event_id"])
         records.append(record)
     if problems:
         raise EventError(problems)
-    return records
+    return Checked(records, resent)
+
+
+def _click_problem(
+    record: dict, served: dict[str, Served], clicked: set[str]
+) -> tuple[str, str] | None:
+    """Why a click or play does not match what the app served, or None when it does."""
+    shown = served.get(record["impression_id"])
+    if shown is None:
+        return "unknown_impression", (
+            f"impression_id {record['impression_id']!r} was not served by this app today"
+        )
+    if record["user_id"] != shown.user_id:
+        return "wrong_user", f"the impression was shown to another user, not {record['user_id']!r}"
+    if record["item_id"] != shown.item_id:
+        return "wrong_item", f"the impression showed {shown.item_id!r}, not {record['item_id']!r}"
+    if record["event_type"] == "click" and record["impression_id"] in clicked:
+        return "duplicate_click", f"impression {record['impression_id']!r} was clicked already"
+    return None
 
 
 @dataclass
@@ -109,7 +179,7 @@ class FeedbackLog:
         self.spool = spool
         self.bucket = bucket
         self.day: dt.date | None = None
-        self.served: set[str] = set()  # impression ids of the open day
+        self.ledger = DayLedger()  # what the open day holds: served, clicked, stored
         self.counts = DayCounts()
         self.recent: list[dict] = []  # the last clicks, newest first, for the viewer
         self._lock = threading.Lock()
@@ -123,30 +193,35 @@ class FeedbackLog:
         with self._lock:
             if self.day is not None and self._pending().exists():
                 raise RuntimeError(f"{self.day} still has unflushed events: flush it first")
-            self.day, self.served, self.counts, self.recent = day, set(), DayCounts(), []
+            self.day, self.ledger, self.counts, self.recent = day, DayLedger(), DayCounts(), []
             self._pending().parent.mkdir(parents=True, exist_ok=True)
 
-    def append(self, records: list[dict]) -> None:
-        """Write validated records to the spool (to disk before returning) and count them."""
-        if not records:
-            return
-        table = pa.Table.from_pylist(records, schema=EVENTS.arrow())
-        text = join_lines(to_json_lines(table))
+    def accept(self, events: list[Any], *, served_by_app: bool = False) -> Checked:
+        """Check `events` (`check_events`) against the open day's ledger and store what passes,
+        on disk before returning. One lock around both: two requests cannot both click the same
+        impression. Raises EventError (nothing stored) or RuntimeError (no day is open)."""
         with self._lock:
             if self.day is None:
                 raise RuntimeError("no day is open")
-            with open(self._pending(), "ab") as f:
-                f.write(text)
-                f.flush()
-            for record in records:
-                kind = record["event_type"]
-                self.counts.by_type[kind] = self.counts.by_type.get(kind, 0) + 1
-                if kind == "impression":
-                    self.served.add(record["event_id"])
-                else:
-                    self.recent.insert(0, {k: str(v) for k, v in record.items() if v is not None})
-            self.counts.events += len(records)
-            del self.recent[20:]
+            checked = check_events(events, self.day, self.ledger, served_by_app=served_by_app)
+            self._write(checked.records)
+            return checked
+
+    def _write(self, records: list[dict]) -> None:
+        if not records:
+            return
+        table = pa.Table.from_pylist(records, schema=EVENTS.arrow())
+        with open(self._pending(), "ab") as f:
+            f.write(join_lines(to_json_lines(table)))
+            f.flush()
+        self.ledger.record(records)
+        for record in records:
+            kind = record["event_type"]
+            self.counts.by_type[kind] = self.counts.by_type.get(kind, 0) + 1
+            if kind != "impression":
+                self.recent.insert(0, {k: str(v) for k, v in record.items() if v is not None})
+        self.counts.events += len(records)
+        del self.recent[20:]
 
     def flush(self) -> dict:
         """Upload the spool as the next `feedback-NNNN.jsonl.gz` of the open day."""

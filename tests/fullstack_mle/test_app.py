@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import httpx
@@ -14,8 +15,9 @@ from fullstack_mle.app import create_app
 from fullstack_mle.history import DayRecord, Reconciliation, write_history
 from fullstack_mle.registry import Decision, Registry
 from fullstack_mle.settings import AppSettings
+from fullstack_mle.visit import click_event
 from shared.lake import ENTITIES, Lake
-from shared.s3 import MotoServer, free_port, upload_dir
+from shared.s3 import MotoServer, free_port, s3_client, upload_dir
 from shared.settings import get_settings
 
 TOKEN = "test-token"
@@ -155,10 +157,49 @@ def test_a_visit_logs_impressions_and_a_click_on_one_is_accepted(tmp_path, entit
             "event_time": f"{DAY}T20:10:05Z",
         }
         accepted = client.post("/api/events", json={"events": [click]})
-        assert accepted.status_code == 200 and accepted.json() == {"accepted": 1, "day": DAY}
+        assert accepted.status_code == 200
+        assert accepted.json() == {"accepted": 1, "resent": 0, "day": DAY}
         counts = client.get("/api/feedback").json()
         assert counts["by_type"] == {"impression": 13, "click": 1}
         assert counts["recent_clicks"][0]["item_id"] == ad["item_id"]
+
+
+def test_no_forged_impression_or_click_reaches_s3(tmp_path, entities):
+    """A client tries to invent training data; only what the app served, and one honest click,
+    are shipped to S3 raw."""
+    with make_client(tmp_path, fake_service()) as client:
+        client.post("/api/admin/open-day", json={"day": DAY}, headers=ADMIN)
+        user = first_user(entities)
+        visit = client.post(
+            "/api/visits", json={"user_id": user, "device": "tv", "time": f"{DAY}T20:00:00Z"}
+        ).json()
+        ad = visit["impressions"][10]
+        forged = {**ad, "event_id": "f" * 24, "item_id": "ad99999"}
+        honest = click_event(ad)
+        attempts = {
+            "client_impression": [forged],
+            "unknown_impression": [click_event(forged)],
+            "wrong_user": [{**click_event(ad), "user_id": "u9999999"}],
+            "wrong_item": [{**click_event(ad), "item_id": "ad99999"}],
+        }
+        for reason, events in attempts.items():
+            refused = client.post("/api/events", json={"events": events})
+            assert refused.status_code == 422, reason
+            assert refused.json()["detail"]["problems"][0]["reason"] == reason
+        assert client.post("/api/events", json={"events": [honest]}).json()["accepted"] == 1
+        again = client.post("/api/events", json={"events": [honest]})  # a retry: stored once
+        assert again.status_code == 200 and again.json()["resent"] == 1
+        second = client.post("/api/events", json={"events": [click_event(ad)]})
+        assert second.json()["detail"]["problems"][0]["reason"] == "duplicate_click"
+        key = client.post("/api/admin/flush", headers=ADMIN).json()["key"]
+    shipped = gzip.decompress(
+        s3_client().get_object(Bucket=get_settings().bucket, Key=key)["Body"].read()
+    )
+    events = [json.loads(line) for line in shipped.decode().splitlines()]
+    served = {i["event_id"] for i in visit["impressions"]}
+    assert sorted(e["event_type"] for e in events) == ["click"] + ["impression"] * len(served)
+    assert {e["event_id"] for e in events if e["event_type"] == "impression"} == served
+    assert [e["event_id"] for e in events if e["event_type"] == "click"] == [honest["event_id"]]
 
 
 def test_the_viewer_page_shows_the_home_row_and_the_ranked_ads(tmp_path, entities):
