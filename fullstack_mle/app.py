@@ -40,6 +40,7 @@ from fullstack_mle.registry import Registry
 from fullstack_mle.settings import AppSettings
 from fullstack_mle.visit import Catalogue, ServiceError, make_visit
 from infra_mle.sources import fetch_file
+from shared.http_guard import DateTimeText, StrictJSONBodies
 from shared.lake import ENTITIES, entity_key
 from shared.schema import DEVICES
 from shared.settings import get_settings
@@ -53,7 +54,7 @@ class VisitRequest(BaseModel):
 
     user_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     device: str | None = Field(None, description="Default: the user's primary device.")
-    time: dt.datetime | None = Field(None, description="Default: now, on the open day.")
+    time: DateTimeText | None = Field(None, description="Default: now, on the open day.")
 
 
 class EventBatch(BaseModel):
@@ -168,6 +169,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         title="Marquee", version="1", lifespan=lifespan, description=__doc__.split("\n\n")[0]
     )
     app.state.app_state = state
+    app.add_middleware(StrictJSONBodies, max_bytes=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(ServiceError)

@@ -38,6 +38,12 @@ class AppSettings(BaseSettings):
     pod_size: int = Field(3, description="Ads shown in one break.")
     service_timeout_s: float = Field(2.0, description="A service call slower than this fails.")
     max_events: int = Field(200, description="Events one POST /api/events may carry.")
+    max_body_bytes: int = Field(
+        # 200 events of about 600 bytes each: a full batch fits, a batch of thousands is
+        # refused before it is read, let alone parsed.
+        256 * 1024,
+        description="Request bodies larger than this get 413 before they are read.",
+    )
 
     @property
     def spool_dir(self) -> Path:

@@ -32,6 +32,7 @@ from fastapi import FastAPI, Request
 from infra_mle.routes import bench_router, router
 from infra_mle.service import Service
 from infra_mle.settings import ServiceSettings, get_service_settings
+from shared.http_guard import StrictJSONBodies
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -51,6 +52,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         description=__doc__.split("\n\n")[0],
     )
     app.state.service = service
+    app.add_middleware(StrictJSONBodies, max_bytes=service.settings.max_body_bytes)
 
     @app.middleware("http")
     async def timed(request: Request, call_next):

@@ -152,8 +152,12 @@ async def reload(
     """Fetch the latest model and snapshot, verify them, and swap them in at once. A
     corrupt or mismatched artifact is refused (409) and the old model keeps serving."""
     token = service.settings.admin_token
-    given = (authorization or "").removeprefix("Bearer ")
-    if token is None or not hmac.compare_digest(given.encode(), token.get_secret_value().encode()):
+    scheme, _, given = (authorization or "").partition(" ")  # exactly "Bearer <token>"
+    if (
+        token is None
+        or scheme != "Bearer"
+        or not hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+    ):
         raise HTTPException(
             401, "a valid admin token is required", headers={"WWW-Authenticate": "Bearer"}
         )

@@ -6,8 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
+from shared.http_guard import DateTimeText
 from shared.schema import DEVICES
 
 MAX_CANDIDATES = 100  # an ad break picks from tens of eligible ads; more is a client bug
@@ -20,7 +27,7 @@ class RankRequest(BaseModel):
 
     user_id: Id
     device: Literal[DEVICES]  # type: ignore[valid-type]
-    time: AwareDatetime = Field(description="When the break starts, with a time zone.")
+    time: DateTimeText = Field(description="When the break starts, with a time zone.")
     title_id: Id | None = Field(None, description="The title being watched.")
     candidate_ad_ids: list[Id] = Field(
         min_length=1, max_length=MAX_CANDIDATES, json_schema_extra={"uniqueItems": True}

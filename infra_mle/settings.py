@@ -38,6 +38,12 @@ class ServiceSettings(BaseSettings):
         64,
         description="Requests being served at once; more get 503 at once.",
     )
+    max_body_bytes: int = Field(
+        # A ranking request with the most candidates (100 ids of up to 64 characters) is under
+        # 8 KiB; the limit leaves room for that and refuses anything larger unread.
+        16 * 1024,
+        description="Request bodies larger than this get 413 before they are read.",
+    )
     inference_timeout_s: float = Field(0.5, description="A ranking slower than this gets 503.")
     batching: bool = Field(True, description="Score concurrent requests in one forward pass.")
     max_batch: int = Field(32, description="Requests per forward pass, at most.")

@@ -328,3 +328,28 @@ def test_the_apps_own_impressions_must_pass_the_event_contract(tmp_path, entitie
         assert response.status_code == 503
         assert "cannot be logged as events" in response.json()["detail"]
         assert client.get("/api/feedback").json()["events"] == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "status"),
+    [
+        ("/api/events", '{"events": [{"event_id": NaN}]}', 422),
+        ("/api/events", '{"events": [{"watch_time_s": Infinity}]}', 422),
+        ("/api/visits", '{"user_id": NaN}', 422),
+        ("/api/visits", '{"user_id": "u1", "time": 0}', 422),
+        ("/api/visits", "not json", 400),
+        ("/api/events", '{"events": [' + ('{"e": "' + "x" * 1000 + '"},') * 300 + "{}]}", 413),
+    ],
+)
+def test_hostile_bodies_get_a_4xx_and_nothing_is_logged(tmp_path, path, text, status):
+    with make_client(tmp_path, fake_service()) as client:
+        client.post("/api/admin/open-day", json={"day": DAY}, headers=ADMIN)
+        response = client.post(path, content=text, headers={"content-type": "application/json"})
+        assert response.status_code == status, response.text
+        assert client.get("/api/feedback").json()["events"] == 0
+
+
+@pytest.mark.parametrize("header", [TOKEN, f"bearer {TOKEN}", f"Basic {TOKEN}", f"Bearer  {TOKEN}"])
+def test_the_admin_token_counts_only_in_the_bearer_scheme(tmp_path, header):
+    with make_client(tmp_path) as client:
+        assert client.post("/api/admin/flush", headers={"Authorization": header}).status_code == 401
