@@ -40,7 +40,7 @@ from fullstack_mle.registry import Registry
 from fullstack_mle.settings import AppSettings
 from fullstack_mle.visit import Catalogue, ServiceError, make_visit
 from infra_mle.sources import fetch_file
-from shared.http_guard import DateTimeText, StrictJSONBodies
+from shared.http_guard import REFUSALS, DateTimeText, StrictJSONBodies
 from shared.lake import ENTITIES, entity_key
 from shared.schema import DEVICES
 from shared.settings import get_settings
@@ -216,11 +216,11 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         context.update(status=state.service_status(), day=state.log.day, feedback=feedback())
         return templates.TemplateResponse(request, "dashboard.html", context)
 
-    @app.post("/api/visits")
+    @app.post("/api/visits", responses=REFUSALS)
     def visits(body: VisitRequest) -> dict:
         return state.visit(body)
 
-    @app.post("/api/events")
+    @app.post("/api/events", responses=REFUSALS)
     def events(body: EventBatch) -> dict:
         if len(body.events) > settings.max_events:
             raise HTTPException(413, f"at most {settings.max_events} events per request")

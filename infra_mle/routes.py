@@ -32,6 +32,7 @@ from infra_mle.schemas import (
 )
 from infra_mle.service import Service
 from shared.artifacts import ArtifactError
+from shared.http_guard import REFUSALS
 from shared.storage import ChecksumError
 
 log = logging.getLogger("infra_mle")
@@ -90,7 +91,7 @@ async def metrics(service: ServiceDep) -> Response:
     "/v1/ad-break/rank",
     response_model=RankResponse,
     responses={
-        400: {"description": "the body is not JSON"},
+        **REFUSALS,
         503: {"description": "overloaded, not ready, or inference timed out"},
     },
 )

@@ -14,6 +14,8 @@ middleware for the ranking service (infra_mle) and the web app (fullstack_mle).
   levels, and a parser walking 100,000 brackets deep fails with a recursion error.
 
 Everything else reaches the application unchanged, which validates it against its own schema.
+A 422 from here has the shape of FastAPI's validation errors; a 400 or 413 is
+`{"detail": "<why>"}` (document them with `REFUSALS` in a route's `responses`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from pydantic import AwareDatetime, BeforeValidator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WITH_BODY = ("POST", "PUT", "PATCH")
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "the body is not JSON"},
+    413: {"description": "the body is larger than the server accepts; it was not read"},
+}
 
 
 def _text_only(value: object) -> object:
@@ -145,7 +151,9 @@ class _Disconnected(Exception):
 
 
 async def _refuse(send: Send, status: int, message: str) -> None:
-    body = json.dumps({"detail": message}).encode()
+    # A 422 has the shape of FastAPI's own validation errors, so one schema describes both.
+    detail: Any = [{"loc": ["body"], "msg": message, "type": "value_error"}]
+    body = json.dumps({"detail": detail if status == 422 else message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 413:
         headers.append((b"connection", b"close"))  # the rest of the body is not read

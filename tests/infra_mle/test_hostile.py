@@ -35,7 +35,7 @@ def _raw(client, text: str):
 def test_a_non_finite_number_in_any_field_is_a_422(client, field, constant):
     body = json.dumps(rank_body(**{field: "PLACEHOLDER"})).replace('"PLACEHOLDER"', constant)
     response = _raw(client, body)
-    assert response.status_code == 422 and "finite number" in response.json()["detail"]
+    assert response.status_code == 422 and "finite number" in response.text
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ def _post(client, body: bytes, **headers):
 def test_non_finite_numbers_anywhere_are_a_422_that_names_them(client, body):
     response = _post(client, body)
     assert response.status_code == 422
-    assert "finite number" in response.json()["detail"]
+    assert "finite number" in response.json()["detail"][0]["msg"]
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ def test_deep_nesting_is_a_422(client, depth):
     if response is None:  # too big to reach the parser at all
         assert _post(client, body).status_code == 413
     else:
-        assert response.status_code == 422 and "deeper than 8" in response.json()["detail"]
+        assert response.status_code == 422 and "deeper than 8" in response.text
 
 
 def test_the_parser_itself_survives_nesting_deeper_than_its_recursion_limit():
