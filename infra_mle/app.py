@@ -23,13 +23,14 @@ ranking), `ranking.py` (eCPM), `loaders.py` (what is loaded), `metrics.py` (Prom
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
-from infra_mle.routes import bench_router, router
+from infra_mle.admission import AdmissionControl
+from infra_mle.metrics import TimedRequests
+from infra_mle.routes import ADMITTED_PREFIXES, bench_router, router
 from infra_mle.service import Service
 from infra_mle.settings import ServiceSettings, get_service_settings
 from shared.http_guard import StrictJSONBodies
@@ -52,16 +53,17 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         description=__doc__.split("\n\n")[0],
     )
     app.state.service = service
+    # Middleware added last runs first: admission, then timing, then the body guard.
     app.add_middleware(StrictJSONBodies, max_bytes=service.settings.max_body_bytes)
-
-    @app.middleware("http")
-    async def timed(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        service.metrics.latency.labels(path).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(TimedRequests, histogram=service.metrics.latency)
+    app.add_middleware(
+        AdmissionControl,
+        limiter=service.admission,
+        ready=lambda: service.ready,
+        prefixes=ADMITTED_PREFIXES,
+        pace_s=service.settings.refusal_pace_ms / 1000,
+        refused=lambda reason: service.metrics.rejected.labels(reason).inc(),
+    )
 
     app.include_router(router)
     if service.settings.bench_endpoints:

@@ -15,9 +15,11 @@ build several apps in one process without their metrics colliding.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from infra_mle.loaders import Model
@@ -49,6 +51,11 @@ class Metrics:
         self.rejected = Counter(
             "marquee_rejected_total", "Requests refused.", ["reason"], registry=self.registry
         )
+        self.admission_limit = Gauge(
+            "marquee_admission_limit",
+            "Rankings admitted at once, as the adaptive limiter now allows.",
+            registry=self.registry,
+        )
         self.fallback = Counter(
             "marquee_fallback_total", "Unknown users or ads.", ["kind"], registry=self.registry
         )
@@ -61,3 +68,22 @@ class Metrics:
             self.feature_age.set_function(
                 lambda t=model.feature_time: (dt.datetime.now(dt.UTC) - t).total_seconds()
             )
+
+
+class TimedRequests:
+    """ASGI middleware: each request's latency into `histogram`, by the route that served it
+    (a plain ASGI class: `@app.middleware("http")` costs a task and a stream per request)."""
+
+    def __init__(self, app: ASGIApp, histogram: Histogram):
+        self.app, self.histogram = app, histogram
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.histogram.labels(path).observe(time.perf_counter() - started)

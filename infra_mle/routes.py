@@ -5,7 +5,8 @@
 
 Every route reaches the state through `get_service` (`app.state.service`), so a test builds an
 app with its own settings and nothing here is global. The routes that do work for a client go
-through `admitted`: at most `max_in_flight` at once, the rest refused at once with a 503. The
+through admission control (`admission.py`, `ADMITTED_PREFIXES`): as many at once as the adaptive
+limit allows, the rest refused at once with a 503 and Retry-After. The
 bench route is on a router of its own, included only when the settings ask for it.
 """
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, Response
@@ -48,22 +48,9 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-async def admitted(service: ServiceDep) -> AsyncIterator[Service]:
-    """Admission control: serve at most `max_in_flight` at once, refuse the rest at once."""
-    if not service.ready:
-        service.metrics.rejected.labels("not_ready").inc()
-        raise HTTPException(503, "not ready: the model is loading or the service is stopping")
-    if service.in_flight >= service.settings.max_in_flight:
-        service.metrics.rejected.labels("overload").inc()
-        raise HTTPException(503, "overloaded: try again shortly", headers={"Retry-After": "1"})
-    service.in_flight += 1
-    try:
-        yield service
-    finally:
-        service.in_flight -= 1
-
-
-Admitted = Annotated[Service, Depends(admitted)]
+# The routes that do work for a client: admitted (or refused) by `admission.AdmissionControl`
+# before their body is even parsed; see `app.create_app`.
+ADMITTED_PREFIXES = ("/v1/", "/bench/")
 
 
 @router.get("/healthz", response_model=Status)
@@ -84,6 +71,7 @@ async def readyz(service: ServiceDep, response: Response) -> Status:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(service: ServiceDep) -> Response:
+    service.metrics.admission_limit.set(service.admission.limit)
     return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -95,7 +83,7 @@ async def metrics(service: ServiceDep) -> Response:
         503: {"description": "overloaded, not ready, or inference timed out"},
     },
 )
-async def rank(body: RankRequest, service: Admitted) -> RankResponse:
+async def rank(body: RankRequest, service: ServiceDep) -> RankResponse:
     """Rank the candidate ads of one ad break by eCPM. An unknown user is scored with
     default features (`user_known` false); an ad without a bid is ranked last (`known`
     false); neither is an error."""
@@ -111,7 +99,7 @@ async def rank(body: RankRequest, service: Admitted) -> RankResponse:
 
 
 @bench_router.post("/bench/noop", include_in_schema=False)
-async def noop(body: RankRequest, service: Admitted) -> dict:
+async def noop(body: RankRequest, service: ServiceDep) -> dict:
     """The same parsing, validation and admission as a ranking, and no model: what the
     benchmark compares the ranking with, to see the cost of the model itself."""
     return {"ok": True}
@@ -124,7 +112,7 @@ async def noop(body: RankRequest, service: Admitted) -> dict:
 )
 async def home(
     user_id: Annotated[Id, Path()],
-    service: Admitted,
+    service: ServiceDep,
 ) -> HomeResponse:
     """The user's home row from the newest batch output; a user the batch did not score
     gets the most popular titles (`source` = popular)."""

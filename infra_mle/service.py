@@ -19,6 +19,7 @@ import logging
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
+from infra_mle.admission import GradientLimiter
 from infra_mle.batching import MicroBatcher
 from infra_mle.loaders import HomeRows, Model, load_home_rows, load_serving_model
 from infra_mle.metrics import Metrics
@@ -37,7 +38,12 @@ class Service:
         self.model: Model | None = None
         self.home: HomeRows | None = None
         self.draining = False
-        self.in_flight = 0
+        cap = float(settings.max_in_flight)
+        self.admission = (
+            GradientLimiter(initial=min(8.0, cap), max_limit=cap, min_limit=min(2.0, cap))
+            if settings.adaptive_admission
+            else GradientLimiter(initial=cap, min_limit=cap, max_limit=cap)  # a fixed limit
+        )
         self.metrics = Metrics()
         self.batcher = MicroBatcher(settings.max_batch, settings.max_wait_ms)
         self.reload_lock = asyncio.Lock()

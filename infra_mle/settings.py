@@ -33,10 +33,19 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"  # loopback: put a proxy in front to expose it
     port: int = 8000
     max_in_flight: int = Field(
-        # 2 cores score ~20 candidates in well under a millisecond; a queue longer than this
-        # would only add waiting time, so the excess gets an immediate 503 instead.
+        # The adaptive limit's ceiling (and the fixed limit without it). 2 cores sustain far
+        # fewer at once; the limiter finds how many from the latency (admission.py).
         64,
-        description="Requests being served at once; more get 503 at once.",
+        description="Rankings served at once at most; more get 503 at once.",
+    )
+    adaptive_admission: bool = Field(
+        True, description="Learn the limit from latency; off: a fixed max_in_flight."
+    )
+    refusal_pace_ms: float = Field(
+        # Long enough that a client retrying in a loop cannot spend the CPU on refusals, short
+        # against the 1 s Retry-After a well-behaved client waits anyway (admission.py).
+        200.0,
+        description="A connection refused again within this time waits this long for its 503.",
     )
     max_body_bytes: int = Field(
         # A ranking request with the most candidates (100 ids of up to 64 characters) is under

@@ -120,7 +120,9 @@ def _slow(service, seconds, monkeypatch):
 
 
 def test_overload_gets_a_fast_503_instead_of_a_queue(service_settings, monkeypatch):
-    settings = service_settings.model_copy(update={"max_in_flight": 2, "batching": False})
+    settings = service_settings.model_copy(
+        update={"max_in_flight": 2, "batching": False, "refusal_pace_ms": 0.0}
+    )
     with TestClient(create_app(settings)) as c:
         _slow(c.app.state.service, 0.3, monkeypatch)
 
@@ -147,7 +149,10 @@ def test_inference_has_a_timeout(service_settings, monkeypatch):
 
 
 def test_micro_batching_serves_concurrent_requests_in_fewer_passes(service_settings):
-    settings = service_settings.model_copy(update={"max_wait_ms": 20.0})
+    # A fixed limit of 64: all 16 at once are admitted, whatever the limiter has learned.
+    settings = service_settings.model_copy(
+        update={"max_wait_ms": 20.0, "adaptive_admission": False}
+    )
     with TestClient(create_app(settings)) as c:
         service = c.app.state.service
         before = service.batcher.batches
