@@ -34,6 +34,7 @@ def main() -> None:
     }
     atomic_write_json(reports / "bench.json", report)
     generator.plot(entry, reports / "bench_generator.png")
+    serving.plot_overload(serving_entry["overload"], reports / "bench_overload.png")
     m = report["machine"]
     header = [
         "# Benchmarks",

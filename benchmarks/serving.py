@@ -231,9 +231,88 @@ def run() -> dict:
         entry["overhead"] = overhead(env, bodies)
         print("  micro-batching on and off ...", flush=True)
         entry["batching"] = batching(env, bodies)
+        print("  overload: closed-loop ramp to 256 connections, shedding and queueing ...")
+        entry["overload"] = overload(env, bodies)
     print("  batch scoring: Spark against an in-process loop ...", flush=True)
     entry["batch_scoring"] = batch_scoring(lake, day)
     return entry
+
+
+OVERLOAD_CONNECTIONS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+OVERLOAD_STEP_S = 3.0
+OVERLOAD_BUDGET_S = 0.05  # the 10 ms goal plus 40 ms for queueing: later answers are not goodput
+OVERLOAD_MODES = {
+    # the service as shipped: the limit learned from latency, refusals paced
+    "shed": {},
+    # what it replaced: a fixed cap of 64 in flight, every refusal at once
+    "queue": {"MARQUEE_SERVE_ADAPTIVE_ADMISSION": "false", "MARQUEE_SERVE_REFUSAL_PACE_MS": "0"},
+}
+
+
+def overload(env: dict, bodies: list[dict]) -> dict:
+    """Closed-loop clients that never back off (as wrk), from 1 to 256 connections: goodput
+    (answers within the budget per second), admitted p99 and refusals per step, for the
+    service as shipped and for a fixed cap without pacing. Each mode repeats its ramp."""
+    from infra_mle.loadtest import closed_loop
+
+    out: dict = {"budget_ms": OVERLOAD_BUDGET_S * 1000, "step_s": OVERLOAD_STEP_S}
+    for mode, extra in OVERLOAD_MODES.items():
+        steps: dict[int, list[dict]] = {c: [] for c in OVERLOAD_CONNECTIONS}
+        for _ in range(RAMP_REPEATS):
+            with _server({**env, **extra}, batching=True) as server:
+                url = f"{server.url}/v1/ad-break/rank"
+                for c in OVERLOAD_CONNECTIONS:
+                    result = asyncio.run(
+                        closed_loop(url, bodies, c, OVERLOAD_STEP_S, OVERLOAD_BUDGET_S)
+                    )
+                    steps[c].append(result.summary())
+        rows = []
+        for c, runs in steps.items():
+            rows.append(
+                {
+                    "connections": c,
+                    "goodput_rps": spread([r["goodput_rps"] for r in runs]),
+                    "admitted_p99_ms": spread([r["admitted_p99_ms"] for r in runs]),
+                    "refused_rps": spread([r["refused_rps"] for r in runs]),
+                }
+            )
+        peak = max(rows, key=lambda r: r["goodput_rps"]["median"])
+        last = rows[-1]
+        out[mode] = {
+            "steps": rows,
+            "peak_goodput_rps": peak["goodput_rps"]["median"],
+            "peak_connections": peak["connections"],
+            "goodput_at_most_connections_over_peak": round(
+                last["goodput_rps"]["median"] / max(peak["goodput_rps"]["median"], 1), 2
+            ),
+        }
+    return out
+
+
+def plot_overload(o: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (good, p99) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for mode, label in (("shed", "adaptive limit, paced refusals"), ("queue", "fixed cap of 64")):
+        steps = o[mode]["steps"]
+        x = [s["connections"] for s in steps]
+        good.plot(x, [s["goodput_rps"]["median"] for s in steps], marker="o", label=label)
+        p99.plot(x, [s["admitted_p99_ms"]["median"] for s in steps], marker="o", label=label)
+    for ax in (good, p99):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("closed-loop connections (no back-off)")
+        ax.legend(fontsize=8)
+    good.set_ylabel(f"answers within {o['budget_ms']:.0f} ms per second")
+    good.set_title("Goodput past the knee")
+    p99.set_ylabel("p99 of admitted requests, ms")
+    p99.set_yscale("log")
+    p99.set_title("Latency of what is admitted")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def run_isolated() -> dict:
@@ -247,6 +326,37 @@ def run_isolated() -> dict:
     if result.returncode != 0:
         raise RuntimeError(f"the serving benchmark failed: {result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def overload_markdown(o: dict, plot: str) -> list[str]:
+    shed, queue = o["shed"], o["queue"]
+    lines = [
+        "",
+        f"Overload: closed-loop clients that never back off, {o['step_s']:.0f} s per step; "
+        f"goodput counts answers within {o['budget_ms']:.0f} ms (median of {RAMP_REPEATS} "
+        "ramps). Goal: at 16x the sustainable concurrency, goodput at least 80% of the peak.",
+        "",
+        "| connections | goodput, shed | admitted p99 ms, shed | refused/s, shed "
+        "| goodput, queue | admitted p99 ms, queue |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for a, b in zip(shed["steps"], queue["steps"], strict=True):
+        lines.append(
+            f"| {a['connections']} | {a['goodput_rps']['median']:.0f} | "
+            f"{a['admitted_p99_ms']['median']:.1f} | {a['refused_rps']['median']:.0f} | "
+            f"{b['goodput_rps']['median']:.0f} | {b['admitted_p99_ms']['median']:.1f} |"
+        )
+    lines += [
+        "",
+        f"At {shed['steps'][-1]['connections']} connections goodput is "
+        f"{shed['goodput_at_most_connections_over_peak']} of its peak "
+        f"({shed['peak_goodput_rps']:.0f}/s at {shed['peak_connections']}) when shedding, and "
+        f"{queue['goodput_at_most_connections_over_peak']} with the fixed cap.",
+        "",
+        f"![overload]({plot})",
+        "",
+    ]
+    return lines
 
 
 def markdown(e: dict) -> str:
@@ -289,4 +399,6 @@ def markdown(e: dict) -> str:
         "the loop's speed on one machine.",
         "",
     ]
+    if "overload" in e:
+        lines += overload_markdown(e["overload"], "bench_overload.png")
     return "\n".join(lines)
