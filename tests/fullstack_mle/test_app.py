@@ -16,23 +16,13 @@ from fullstack_mle.history import DayRecord, Reconciliation, write_history
 from fullstack_mle.registry import Decision, Registry
 from fullstack_mle.settings import AppSettings
 from fullstack_mle.visit import click_event
-from shared.lake import ENTITIES, Lake
-from shared.s3 import MotoServer, free_port, s3_client, upload_dir
+from shared.lake import Lake
+from shared.s3 import free_port, s3_client
 from shared.settings import get_settings
 
 TOKEN = "test-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 DAY = "2026-01-07"
-
-
-@pytest.fixture(scope="module")
-def entities(clean_dataset):
-    """moto with the clean dataset's entity tables published, as the loop publishes them."""
-    world, _ = clean_dataset
-    with MotoServer():
-        entities = Lake(world).entities()  # already in a lake's layout: upload only
-        upload_dir(entities, get_settings().bucket, ENTITIES.key(), create_bucket=True)
-        yield world
 
 
 def fake_service(status: int = 200):
