@@ -40,9 +40,9 @@ from fullstack_mle.registry import Registry
 from fullstack_mle.settings import AppSettings
 from fullstack_mle.visit import Catalogue, ServiceError, make_visit
 from infra_mle.sources import fetch_file
-from shared.http_guard import REFUSALS, DateTimeText, StrictJSONBodies
+from shared.http_guard import DateTimeText, StrictJSONBodies, refusals
 from shared.lake import ENTITIES, entity_key
-from shared.schema import DEVICES
+from shared.schema import DEVICES, EVENTS
 from shared.settings import get_settings
 
 HERE = Path(__file__).resolve().parent
@@ -60,7 +60,11 @@ class VisitRequest(BaseModel):
 class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    events: list[dict[str, Any]] = Field(min_length=1)
+    # Published as the event contract, checked by `feedback.check_events` (not by FastAPI), so
+    # each refused event gets ingest's reason and its index in one 422.
+    events: list[dict[str, Any]] = Field(
+        min_length=1, json_schema_extra={"items": EVENTS.pydantic().model_json_schema()}
+    )
 
 
 class DayRequest(BaseModel):
@@ -216,11 +220,25 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
         context.update(status=state.service_status(), day=state.log.day, feedback=feedback())
         return templates.TemplateResponse(request, "dashboard.html", context)
 
-    @app.post("/api/visits", responses=REFUSALS)
+    @app.post(
+        "/api/visits",
+        responses=refusals(
+            _404="no such user in the entity table",
+            _422="an invalid body, or a time not on the open day",
+            _503="the ranking service is down or not ready, or no day is open",
+        ),
+    )
     def visits(body: VisitRequest) -> dict:
         return state.visit(body)
 
-    @app.post("/api/events", responses=REFUSALS)
+    @app.post(
+        "/api/events",
+        responses=refusals(
+            _422="the events that break the contract or do not match what was served, each "
+            "with its index and reason; nothing of the batch is kept",
+            _503="no business day is open",
+        ),
+    )
     def events(body: EventBatch) -> dict:
         if len(body.events) > settings.max_events:
             raise HTTPException(413, f"at most {settings.max_events} events per request")
@@ -251,7 +269,11 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
     def status() -> dict:
         return {"service": state.service_status(), "day": state.log.day}
 
-    @app.post("/api/admin/open-day", dependencies=[Depends(admin)])
+    admin_refusals = refusals(
+        _401="no valid Bearer token", _403="admin endpoints are off", _409="the log refused it"
+    )
+
+    @app.post("/api/admin/open-day", dependencies=[Depends(admin)], responses=admin_refusals)
     def open_day(body: DayRequest) -> dict:
         try:
             state.log.open_day(body.day)
@@ -259,7 +281,7 @@ def create_app(settings: AppSettings | None = None) -> FastAPI:
             raise HTTPException(409, str(error)) from None
         return {"day": body.day.isoformat()}
 
-    @app.post("/api/admin/flush", dependencies=[Depends(admin)])
+    @app.post("/api/admin/flush", dependencies=[Depends(admin)], responses=admin_refusals)
     def flush() -> dict:
         try:
             return state.log.flush()

@@ -25,14 +25,35 @@ import json
 import math
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AwareDatetime, BaseModel, BeforeValidator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WITH_BODY = ("POST", "PUT", "PATCH")
+
+
+class Problem(BaseModel):
+    """Why a request was refused: a sentence, or FastAPI's list of field errors, or a record of
+    every problem (the app's event batches)."""
+
+    detail: str | list[Any] | dict[str, Any]
+
+
 REFUSALS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "the body is not JSON"},
-    413: {"description": "the body is larger than the server accepts; it was not read"},
+    400: {"model": Problem, "description": "the body is not JSON"},
+    413: {"model": Problem, "description": "the body is larger than the server accepts"},
 }
+
+
+def refusals(**more: str) -> dict[int | str, dict[str, Any]]:
+    """`REFUSALS` and more documented refusals of a route, each a `Problem`:
+    `refusals(_404="no such user")` (a keyword cannot start with a digit)."""
+    return {
+        **REFUSALS,
+        **{
+            int(code.lstrip("_")): {"model": Problem, "description": why}
+            for code, why in more.items()
+        },
+    }
 
 
 def _text_only(value: object) -> object:

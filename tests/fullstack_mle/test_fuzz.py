@@ -7,11 +7,22 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import positive_data_acceptance
 
 from tests.fullstack_mle.test_app import ADMIN, DAY, fake_service, make_client
 
 pytestmark = pytest.mark.slow
+
+
+def _fuzz(operation, mode: GenerationMode, excluded: list) -> None:
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    def fuzz(case):
+        case.call_and_validate(excluded_checks=excluded)
+
+    fuzz()
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=lambda m: m.value)
@@ -28,10 +39,13 @@ def test_the_app_conforms_to_its_spec_under_fuzzing(tmp_path, entities, mode):
             )
             if mode is GenerationMode.NEGATIVE and not takes_input:
                 continue
-
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-            def fuzz(case):
-                case.call_and_validate()
-
-            fuzz()
+            # Not a finding, by design: a click that fits the schema but names an impression this
+            # app never served, or was clicked already, must be refused (the trust boundary,
+            # `feedback.py`), and no schema can list which impressions were served.
+            excluded = [positive_data_acceptance] if operation.path == "/api/events" else []
+            try:
+                _fuzz(operation, mode, excluded)
+            except Unsatisfiable:
+                # /api/admin/flush takes only an optional free-text header: no value of it is
+                # invalid, so there is no negative case to send.
+                assert mode is GenerationMode.NEGATIVE and operation.path == "/api/admin/flush"
