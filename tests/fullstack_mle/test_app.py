@@ -128,13 +128,16 @@ def test_no_open_day_means_no_visit(tmp_path, entities):
         )
 
 
+def open_day_and_visit(client, world) -> dict:
+    """Open DAY and make one visit of the world's first user at 20:00; its answer."""
+    client.post("/api/admin/open-day", json={"day": DAY}, headers=ADMIN)
+    body = {"user_id": first_user(world), "device": "tv", "time": f"{DAY}T20:00:00Z"}
+    return client.post("/api/visits", json=body).json()
+
+
 def test_a_visit_logs_impressions_and_a_click_on_one_is_accepted(tmp_path, entities):
     with make_client(tmp_path, fake_service()) as client:
-        client.post("/api/admin/open-day", json={"day": DAY}, headers=ADMIN)
-        user = first_user(entities)
-        visit = client.post(
-            "/api/visits", json={"user_id": user, "device": "tv", "time": f"{DAY}T20:00:00Z"}
-        ).json()
+        visit = open_day_and_visit(client, entities)
         assert len(visit["home"]["titles"]) == 10 and len(visit["ad_break"]["ads"]) == 3
         assert len(visit["ad_break"]["candidates"]) == 20
         assert len(visit["impressions"]) == 13
@@ -158,11 +161,7 @@ def test_no_forged_impression_or_click_reaches_s3(tmp_path, entities):
     """A client tries to invent training data; only what the app served, and one honest click,
     are shipped to S3 raw."""
     with make_client(tmp_path, fake_service()) as client:
-        client.post("/api/admin/open-day", json={"day": DAY}, headers=ADMIN)
-        user = first_user(entities)
-        visit = client.post(
-            "/api/visits", json={"user_id": user, "device": "tv", "time": f"{DAY}T20:00:00Z"}
-        ).json()
+        visit = open_day_and_visit(client, entities)
         ad = visit["impressions"][10]
         forged = {**ad, "event_id": "f" * 24, "item_id": "ad99999"}
         honest = click_event(ad)
