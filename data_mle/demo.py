@@ -111,7 +111,8 @@ def main() -> int:
         for day in days[:DAYS]:
             upload_dir(Lake(world).raw_events(day), settings.bucket, RAW_EVENTS.key(day),
                        create_bucket=True)  # fmt: skip
-        print(f"landed {DAYS} days of the small preset in s3://{settings.bucket}/raw/events/ "
+        landed = f"s3://{settings.bucket}/{RAW_EVENTS.key()}/"
+        print(f"landed {DAYS} days of the small preset in {landed} "
               f"(faults on days {FAULT_DAYS}, 0-based)")  # fmt: skip
         migrate(lake)
 

@@ -4,7 +4,7 @@ event contract, kept on local disk first, then shipped to S3 raw in batches.
     log = FeedbackLog(spool_dir, bucket)
     log.open_day(day)
     log.accept(events)           # checked (`check_events`), then written to disk at once
-    log.flush()                  # -> s3://bucket/raw/events/dt=DAY/feedback-0001-<id>.jsonl.gz
+    log.flush()                  # -> RAW_EVENTS.key(DAY) + "/feedback-0001-<id>.jsonl.gz" in S3
 
 Every accepted event is in the day's spool file before the request that sent it is answered, so
 a crash loses nothing the app acknowledged; `flush` uploads the spool and only then moves it aside

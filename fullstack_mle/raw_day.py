@@ -1,6 +1,6 @@
 """A business day's raw partition in S3, assembled by two writers and sealed once.
 
-    s3://marquee-lake/raw/events/dt=2026-01-06/
+    s3://marquee-lake/<RAW_EVENTS.key(day)>/
         events.jsonl.gz           the business's own traffic (the generator), landed at the start
         feedback-0001-*.jsonl.gz  what the web app's visitors saw and clicked, flushed by the app
         _manifest.json            written last by `seal_day`: every file's lines and sha256

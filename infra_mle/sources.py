@@ -1,7 +1,7 @@
 """Fetching what the service serves, from S3 or a local folder, into a verified local cache.
 
-    model_dir = fetch_model("s3://marquee-lake/artifacts/models/ad_break", cache)
-    snapshot_dir = fetch_latest_partition("s3://marquee-lake/gold/online_snapshot", cache)
+    model_dir = fetch_model(f"s3://marquee-lake/{models_key('ad_break')}", cache)
+    snapshot_dir = fetch_latest_partition(f"s3://marquee-lake/{ONLINE_SNAPSHOT.key()}", cache)
 
 A model folder may hold `latest.json` (then that version is fetched) or be one version. A
 partition table (snapshots, batch home rows) serves its newest `dt=` partition that is complete:

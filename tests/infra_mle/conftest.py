@@ -80,7 +80,7 @@ def recs_root(tmp_path_factory, serving_day) -> Path:
     """A batch output as the batch job publishes it: two users' home rows and the popular row."""
     import pandas as pd
 
-    root = tmp_path_factory.mktemp("batch_recs")
+    root = tmp_path_factory.mktemp("recs")
     with atomic_partition(root / f"dt={serving_day.isoformat()}") as part:
         rows = pd.DataFrame(
             {"user_id": ["u0000001"] * 2 + ["u0000002"] * 2, "rank": [1, 2, 1, 2],
