@@ -53,9 +53,7 @@ def _land_day(
     world = build_world(preset, seed=7, start=DAY - dt.timedelta(days=1))
     events = simulate_day(world, day_index).events
     text = to_json_lines(events if lines is None else events.slice(0, lines))
-    with atomic_partition(
-        lake.partition("raw", "events", DAY - dt.timedelta(days=1 - day_index))
-    ) as part:
+    with atomic_partition(lake.raw_events(DAY - dt.timedelta(days=1 - day_index))) as part:
         write_jsonl_gz(part.add("events.jsonl.gz", rows=len(text)), text)
     return len(text)
 

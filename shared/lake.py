@@ -111,12 +111,6 @@ class Lake:
             raise ValueError(f"unknown lake zone {zone!r}; zones are {', '.join(ZONES)}")
         return self.root / zone
 
-    def table(self, zone: str, table: str) -> Path:
-        return self.zone(zone) / table
-
-    def partition(self, zone: str, table: str, day: dt.date) -> Path:
-        return self.table(zone, table) / partition_name(day)
-
     def path(self, table: Table, day: dt.date | None = None) -> Path:
         """The folder of `table`, or of its partition of `day`."""
         return self.root / table.key(day)

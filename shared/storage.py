@@ -6,7 +6,7 @@ written in full into a temporary sibling folder, a `_manifest.json` with the row
 of every file is added, and only then does it take the partition's name. A writer that raises
 leaves the old partition (or nothing) and no temporary files.
 
-    with atomic_partition(lake.partition("bronze", "events", day)) as part:
+    with atomic_partition(lake.bronze_events(day)) as part:
         part.write_table("events.parquet", table)
     verify_partition(path)   # raises ChecksumError if a file changed since it was written
 """
