@@ -105,7 +105,9 @@ def check_events(
     ledger = ledger or DayLedger()
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1) + FUTURE_TOLERANCE
-    served, clicked, seen = dict(ledger.served), set(ledger.clicked), set(ledger.stored)
+    # What this batch adds is kept apart from the day's ledger, which changes only once the
+    # whole batch has passed (`DayLedger.record`): nothing of the day is copied per request.
+    batch = DayLedger()
     records, resent, problems = [], [], []
     for i, event in enumerate(events):
         try:
@@ -120,7 +122,7 @@ def check_events(
             when = record["event_time"].isoformat()
             problems.append(_problem(i, "wrong_day", f"event_time {when} is not on {day}"))
             continue
-        if record["event_id"] in seen:
+        if record["event_id"] in ledger.stored or record["event_id"] in batch.stored:
             resent.append(record["event_id"])
             continue
         if record["event_type"] == "impression":
@@ -130,26 +132,24 @@ def check_events(
                 )
                 problems.append(_problem(i, "client_impression", why))
                 continue
-            served[record["event_id"]] = Served(record["user_id"], record["item_id"])
         else:
-            why = _click_problem(record, served, clicked)
+            impression = record["impression_id"]
+            shown = ledger.served.get(impression) or batch.served.get(impression)
+            clicked = impression in ledger.clicked or impression in batch.clicked
+            why = _click_problem(record, shown, clicked)
             if why is not None:
                 problems.append(_problem(i, *why))
                 continue
-            if record["event_type"] == "click":
-                clicked.add(record["impression_id"])
-        seen.add(record["event_id"])
+        batch.record([record])
         records.append(record)
     if problems:
         raise EventError(problems)
     return Checked(records, resent)
 
 
-def _click_problem(
-    record: dict, served: dict[str, Served], clicked: set[str]
-) -> tuple[str, str] | None:
-    """Why a click or play does not match what the app served, or None when it does."""
-    shown = served.get(record["impression_id"])
+def _click_problem(record: dict, shown: Served | None, clicked: bool) -> tuple[str, str] | None:
+    """Why a click or play does not match the impression it names (`shown`, None when the app
+    never served it; `clicked`, whether it has its click already), or None when it does."""
     if shown is None:
         return "unknown_impression", (
             f"impression_id {record['impression_id']!r} was not served by this app today"
@@ -158,7 +158,7 @@ def _click_problem(
         return "wrong_user", f"the impression was shown to another user, not {record['user_id']!r}"
     if record["item_id"] != shown.item_id:
         return "wrong_item", f"the impression showed {shown.item_id!r}, not {record['item_id']!r}"
-    if record["event_type"] == "click" and record["impression_id"] in clicked:
+    if record["event_type"] == "click" and clicked:
         return "duplicate_click", f"impression {record['impression_id']!r} was clicked already"
     return None
 

@@ -12,11 +12,13 @@ answer 200. Requests then touch only memory:
     GET  /healthz /readyz /metrics
     POST /admin/reload        Bearer token: fetch the latest model, verify it, swap it in
 
-Protection: bodies are validated strictly (422 with the reason), at most `max_in_flight`
-requests are served at once (the rest get 503 at once, with Retry-After), a ranking slower than
-`inference_timeout_s` gets 503, and a reload that fails leaves the old model serving.
+Protection: bodies are capped and parsed strictly before the routes see them
+(`shared.http_guard`: 413, 400, 422) and validated against the schemas (422 with the reason);
+as many rankings run at once as the adaptive limit allows, the rest get 503 with Retry-After
+(`admission.py`); a ranking slower than `inference_timeout_s` gets 503; and a reload that
+fails leaves the old model serving.
 
-This file only assembles the app: the lifespan, the latency middleware and the routers. The parts
+This file only assembles the app: the lifespan, the middleware and the routers. The parts
 are each in a file of their own: `routes.py` (the endpoints), `service.py` (the state and one
 ranking), `ranking.py` (eCPM), `loaders.py` (what is loaded), `metrics.py` (Prometheus).
 """

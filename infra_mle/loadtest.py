@@ -11,8 +11,10 @@ A closed loop (send, wait, send) slows down when the server does and so hides it
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlparse
 
 import httpx
 import numpy as np
@@ -172,9 +174,6 @@ async def closed_loop(
 ) -> ClosedLoopResult:
     """`connections` clients POST `bodies` (cycled) to `url` back to back for `seconds`, each
     sending its next request as soon as the last is answered, with no back-off after a 503."""
-    import json
-    from urllib.parse import urlparse
-
     address = urlparse(url)
     payloads = [json.dumps(b).encode() for b in bodies]
     result = ClosedLoopResult(connections, seconds, budget_s)
