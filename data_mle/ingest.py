@@ -43,6 +43,10 @@ class ReconciliationError(RuntimeError):
     """The counts of an ingest run do not add up: some lines went missing."""
 
 
+class ManifestMismatch(RuntimeError):
+    """The files of a raw partition are not the ones its manifest lists."""
+
+
 def _validated_schema() -> Any:
     from pyspark.sql import types as T
 

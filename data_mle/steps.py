@@ -1,0 +1,93 @@
+"""The pipeline's steps by name: what every orchestrator runs, the same function each time.
+
+    run_step("ingest", lake, day)      # -> a one-line summary, or a StepError
+
+Airflow's DAG (`dags/marquee_daily_etl.py`) runs each step as a task, the Step Functions worker
+(`data_mle.stepfunctions.worker`) runs it when a state machine asks, and each Spark step is also a
+script of its own for `spark-submit` on a cluster (`python -m data_mle.ingest --day D`). The
+Spark steps share one session: `shared.spark.spark_session` connects to the Spark Connect server
+named by `MARQUEE_SPARK_REMOTE` (about a second), so no step starts a JVM of its own.
+
+A step fails in one of two ways, and the orchestrators treat them differently:
+- `StepError(permanent=True)`: a verdict on the data (a quality gate, a reconciliation that does
+  not add up, a partition its manifest does not describe). Retrying gives the same answer.
+- anything else: possibly transient (a lost connection, a killed worker). Retried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from shared.lake import Lake
+
+STEPS = ("land", "ingest", "quality_gates", "features", "training_sets", "publish")
+
+
+class StepError(RuntimeError):
+    """A step that failed, with the step's name and whether a retry could help."""
+
+    def __init__(self, step: str, message: str, permanent: bool, kind: str = "StepFailed"):
+        super().__init__(f"{step}: {message}")
+        self.step, self.message, self.permanent, self.kind = step, message, permanent, kind
+
+
+def _land(lake: Lake, day: dt.date) -> str:
+    from data_mle.land import land_day
+
+    return f"landed {land_day(lake, day)['rows']:,} lines"
+
+
+def _spark_jobs() -> dict[str, tuple[Callable[[Any, Lake, dt.date], Any], Callable[[Any], str]]]:
+    """Each Spark step's job and how its result reads in one line (imported when first run)."""
+    from data_mle.features import build_features
+    from data_mle.ingest import ingest_day
+    from data_mle.publish import publish_day
+    from data_mle.quality import run_gates
+    from data_mle.training import build_training_sets
+
+    return {
+        "ingest": (ingest_day, lambda c: f"ingest: {c['input_lines']:,} lines, "
+                   f"{c['accepted']:,} accepted, reconciled {c['reconciled']}"),
+        "quality_gates": (run_gates, lambda r: f"{len(r.gates)} gates passed"),
+        "features": (build_features, lambda f: f"features: {len(f)} tables"),
+        "training_sets": (build_training_sets, lambda t: f"training sets: {', '.join(t)}"),
+        "publish": (publish_day, lambda keys: f"published {len(keys)} objects"),
+    }  # fmt: skip
+
+
+def permanent_errors() -> dict[type[Exception], str]:
+    """The exceptions that are verdicts on the data, by the error name orchestrators report."""
+    from data_mle.ingest import ManifestMismatch, ReconciliationError
+    from data_mle.quality import QualityGateError
+
+    return {
+        QualityGateError: "QualityGateFailed",
+        ReconciliationError: "ReconciliationFailed",
+        ManifestMismatch: "ManifestMismatch",
+        FileNotFoundError: "InputMissing",
+    }
+
+
+def run_step(name: str, lake: Lake, day: dt.date) -> str:
+    """Run step `name` for `day` and return its one-line summary. A permanent failure is raised
+    as a `StepError`; any other exception passes through as it is (a retry may help)."""
+    if name not in STEPS:
+        raise ValueError(f"unknown step {name!r}; the steps are {', '.join(STEPS)}")
+    try:
+        if name == "land":
+            return _land(lake, day)
+        from shared.spark import spark_session
+
+        job, show = _spark_jobs()[name]
+        spark = spark_session(f"{name}-{day}")
+        try:
+            return show(job(spark, lake, day))
+        finally:
+            spark.stop()  # a Connect client closes its session; the server stays up
+    except Exception as error:
+        for kind_of, kind in permanent_errors().items():
+            if isinstance(error, kind_of):
+                raise StepError(name, str(error), permanent=True, kind=kind) from error
+        raise
