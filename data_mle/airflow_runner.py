@@ -19,56 +19,15 @@ import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_mle.quality import QualityReport
+from data_mle.runs import DayRun, why_failed
 from shared.lake import Lake
 from shared.server import run_to_end
 from shared.settings import get_settings
-from shared.storage import read_manifest
 
 DAG_ID = "marquee_daily_etl"
 DAGS_FOLDER = Path(__file__).resolve().parent / "dags"
-
-
-@dataclass
-class DayRun:
-    day: dt.date
-    ok: bool
-    seconds: float
-    tasks: dict[str, dict] = field(default_factory=dict)  # task id -> state, seconds
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class GateOutcome:
-    value: float | None
-    threshold: str
-    passed: bool
-
-
-@dataclass(frozen=True)
-class DayReport:
-    """What a day's DAG run did, read from its outputs: what the demo prints, the loop records
-    and the dashboard shows. `input_rows` is None when the run stopped before the ingest."""
-
-    ok: bool
-    input_rows: int | None = None
-    accepted: int | None = None
-    quarantined: dict[str, int] = field(default_factory=dict)  # reason -> lines
-    duplicates: int = 0
-    late: int | None = None
-    reconciled: bool = False  # input = accepted + quarantined + duplicates
-    gates: dict[str, GateOutcome] = field(default_factory=dict)  # in the order they ran
-    tasks: dict[str, dict] = field(default_factory=dict)  # task id -> state, seconds
-    seconds: float = 0.0
-    error: str = ""
-
-    @classmethod
-    def from_json(cls, raw: dict) -> DayReport:
-        gates = {name: GateOutcome(**g) for name, g in raw.get("gates", {}).items()}
-        return cls(**{**raw, "gates": gates})
 
 
 def airflow_env(lake: Lake) -> dict[str, str]:
@@ -146,46 +105,8 @@ def run_day(lake: Lake, day: dt.date) -> DayRun:
         and bool(tasks)
         and all(t["state"] == "success" for t in tasks.values())
     )
-    error = "" if ok else _why(lake, day, tasks, result.stdout + result.stderr)
+    error = "" if ok else why_failed(lake, day, tasks, result.stdout + result.stderr)
     return DayRun(day, ok, round(seconds, 1), tasks, error)
-
-
-def _why(lake: Lake, day: dt.date, tasks: dict[str, dict], output: str) -> str:
-    """Why a run failed: the failed gates when the gates stopped it, else the failed task and
-    the first line of the output that names an error."""
-    failed = next((task for task, t in tasks.items() if t["state"] == "failed"), None)
-    report = QualityReport.read(lake, day)
-    if failed == "quality_gates" and report is not None:
-        return "quality gates failed: " + "; ".join(g.message for g in report.failures())
-    for marker in ("AirflowSensorTimeout", "ReconciliationError", "Error:", "Exception"):
-        for line in output.splitlines():
-            if marker in line:
-                return f"{failed or 'the run'} failed: {line.strip()[:500]}"
-    return f"{failed or 'the run'} failed"
-
-
-def day_report(lake: Lake, run: DayRun) -> DayReport:
-    """What a day's run did, from its outputs: the reconciliation counts in the bronze manifest,
-    every gate with its value and threshold, and the time of each task."""
-    bronze = lake.bronze_events(run.day)
-    counts = read_manifest(bronze)["reconciliation"] if bronze.is_dir() else {}
-    quality = QualityReport.read(lake, run.day)
-    return DayReport(
-        ok=run.ok,
-        input_rows=counts.get("input_lines"),
-        accepted=counts.get("accepted"),
-        quarantined=counts.get("quarantined", {}),
-        duplicates=sum(counts.get("duplicates", {}).values()),
-        late=counts.get("late"),
-        reconciled=counts.get("reconciled", False),
-        gates={
-            g.name: GateOutcome(g.value, g.threshold, g.passed)
-            for g in (quality.gates if quality else [])
-        },
-        tasks=run.tasks,
-        seconds=run.seconds,
-        error=run.error,
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,8 +26,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from data_mle.airflow_runner import DayReport, day_report, migrate, run_day
+from data_mle.airflow_runner import migrate, run_day
 from data_mle.connect import SparkConnectServer
+from data_mle.runs import DayReport, day_report
 from shared.faults import FaultConfig
 from shared.generate import GenerateConfig, generate
 from shared.lake import BUSINESS_EVENTS_FILE, RAW_EVENTS, Lake, partition_name

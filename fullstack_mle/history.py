@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import TypeAdapter
 
-from data_mle.airflow_runner import DayReport
+from data_mle.runs import DayReport
 from fullstack_mle.registry import Decision
 from shared.storage import atomic_write_json
 
@@ -49,7 +49,7 @@ class DayRecord:
 
     day: str
     raw_files: list[str]  # the day's raw partition in S3: the business's file and the app's
-    pipeline: DayReport  # what data_mle's DAG run did (`data_mle.airflow_runner.day_report`)
+    pipeline: DayReport  # what data_mle's pipeline run did (`data_mle.runs.day_report`)
     visits: dict | None  # the visitors' summary (`VisitorsReport.summary`); None: no model yet
     feedback: Reconciliation
     models: dict[str, Decision] = field(default_factory=dict)  # per surface; empty if ETL failed

@@ -41,8 +41,9 @@ from types import TracebackType
 import httpx
 import pyarrow.parquet as pq
 
-from data_mle.airflow_runner import day_report, migrate, run_day
+from data_mle.airflow_runner import migrate, run_day
 from data_mle.connect import SparkConnectServer
+from data_mle.runs import day_report
 from fullstack_mle.deploy import (
     publish_champions,
     reload_service,

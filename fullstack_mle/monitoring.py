@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from data_mle.airflow_runner import DayReport
+from data_mle.runs import DayReport
 
 PSI_ALERT = 0.1
 Z_ALERT = 3.0

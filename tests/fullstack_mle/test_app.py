@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from data_mle.airflow_runner import DayReport, GateOutcome
+from data_mle.runs import DayReport, GateOutcome
 from fullstack_mle.app import create_app
 from fullstack_mle.history import DayRecord, Reconciliation, write_history
 from fullstack_mle.registry import Decision, Registry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from data_mle.airflow_runner import DayReport, GateOutcome
+from data_mle.runs import DayReport, GateOutcome
 from fullstack_mle.history import (
     DayRecord,
     Deployment,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from data_mle.airflow_runner import DayReport, GateOutcome
+from data_mle.runs import DayReport, GateOutcome
 from fullstack_mle.monitoring import calibration_z, day_alerts
 from fullstack_mle.plots import line_chart
 from fullstack_mle.visitors import SurfaceTally
