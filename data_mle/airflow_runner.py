@@ -18,15 +18,14 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from data_mle.airflow_dag_test import DAG_ID, MARKER
 from data_mle.runs import DayRun, why_failed
 from shared.lake import Lake
 from shared.server import run_to_end
 from shared.settings import get_settings
 
-DAG_ID = "marquee_daily_etl"
 DAGS_FOLDER = Path(__file__).resolve().parent / "dags"
 
 
@@ -94,19 +93,55 @@ def task_times(lake: Lake, day: dt.date) -> dict[str, dict]:
     }
 
 
+def run_seconds(lake: Lake, day: dt.date) -> float:
+    """Wall time of the latest run of `day`: its first task's start to its last task's end."""
+    with sqlite3.connect(lake.root / "airflow" / "airflow.db") as db:
+        row = db.execute(
+            "SELECT (julianday(max(end_date)) - julianday(min(start_date))) * 86400 "
+            "FROM task_instance WHERE dag_id = ? AND run_id = (SELECT run_id FROM dag_run "
+            "WHERE dag_id = ? AND date(logical_date) = ? ORDER BY id DESC LIMIT 1)",
+            (DAG_ID, DAG_ID, day.isoformat()),
+        ).fetchone()
+    return round(row[0] or 0.0, 1) if row else 0.0
+
+
+def _per_day(output: str, days: list[dt.date]) -> dict[dt.date, str]:
+    """Split a multi-day run's output at the child's per-day markers."""
+    parts: dict[dt.date, list[str]] = {}
+    current: list[str] = []
+    for line in output.splitlines():
+        if line.startswith(MARKER):
+            current = parts.setdefault(dt.date.fromisoformat(line.split()[-1]), [])
+        else:
+            current.append(line)
+    return {day: "\n".join(parts.get(day, [])) for day in days}
+
+
+def run_days(lake: Lake, days: list[dt.date]) -> list[DayRun]:
+    """Real DAG runs for `days`, in order, in one Airflow process (`data_mle.airflow_dag_test`);
+    stops at the first day that fails. One `DayRun` per day that ran."""
+    command = [sys.executable, "-m", "data_mle.airflow_dag_test", *map(str, days)]
+    result = run_to_end(command, airflow_env(lake))
+    stdout, stderr = _per_day(result.stdout, days), _per_day(result.stderr, days)
+    runs = []
+    for day in days:
+        tasks = task_times(lake, day)
+        if not tasks and not stdout[day] and not stderr[day]:
+            if not runs:  # the child failed before its first day: say why
+                tail = result.stderr.strip()[-500:]
+                runs.append(DayRun(day, False, 0.0, {}, f"the Airflow run did not start: {tail}"))
+            break
+        ok = bool(tasks) and all(t["state"] == "success" for t in tasks.values())
+        error = "" if ok else why_failed(lake, day, tasks, stdout[day] + stderr[day])
+        runs.append(DayRun(day, ok, run_seconds(lake, day), tasks, error))
+        if not ok:
+            break
+    return runs
+
+
 def run_day(lake: Lake, day: dt.date) -> DayRun:
     """One real DAG run for `day`."""
-    started = time.perf_counter()
-    result = _airflow(["dags", "test", DAG_ID, day.isoformat()], airflow_env(lake))
-    seconds = time.perf_counter() - started
-    tasks = task_times(lake, day)
-    ok = (
-        result.returncode == 0
-        and bool(tasks)
-        and all(t["state"] == "success" for t in tasks.values())
-    )
-    error = "" if ok else why_failed(lake, day, tasks, result.stdout + result.stderr)
-    return DayRun(day, ok, round(seconds, 1), tasks, error)
+    return run_days(lake, [day])[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,14 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lake = Lake.from_settings()
     migrate(lake)
-    day = args.start
-    while day <= args.end:
-        run = run_day(lake, day)
-        print(f"{day}: {'success' if run.ok else 'FAILED'} in {run.seconds} s {run.error}")
-        if not run.ok:
-            return 1
-        day += dt.timedelta(days=1)
-    return 0
+    days = [args.start + dt.timedelta(days=k) for k in range((args.end - args.start).days + 1)]
+    runs = run_days(lake, days)
+    for run in runs:
+        print(f"{run.day}: {'success' if run.ok else 'FAILED'} in {run.seconds} s {run.error}")
+    return 0 if len(runs) == len(days) and all(run.ok for run in runs) else 1
 
 
 if __name__ == "__main__":

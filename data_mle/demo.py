@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from data_mle.airflow_runner import migrate, run_day
+from data_mle.airflow_runner import migrate, run_day, run_days
 from data_mle.connect import SparkConnectServer
 from data_mle.runs import DayReport, day_report
 from shared.faults import FaultConfig
@@ -117,15 +117,16 @@ def main() -> int:
               f"(faults on days {FAULT_DAYS}, 0-based)")  # fmt: skip
         migrate(lake)
 
-        print("\n== 1. the week, one DAG run per day ==")
-        for day in days[:DAYS]:
-            result = day_report(lake, run_day(lake, day))
-            report["days"][day.isoformat()] = asdict(result)
-            _print_day(day, result)
-            if not result.ok:
-                print("the week did not run clean; stopping", file=sys.stderr)
-                atomic_write_json(settings.reports_dir / "demo-data.json", report)
-                return 1
+        print("\n== 1. the week, one DAG run per day ==", flush=True)
+        week = run_days(lake, days[:DAYS])
+        for run in week:
+            result = day_report(lake, run)
+            report["days"][run.day.isoformat()] = asdict(result)
+            _print_day(run.day, result)
+        if len(week) < DAYS or not all(run.ok for run in week):
+            print("the week did not run clean; stopping", file=sys.stderr)
+            atomic_write_json(settings.reports_dir / "demo-data.json", report)
+            return 1
 
         print("\n== 2. a broken upload: half of the eighth day is missing ==")
         bad_day, last_good = days[DAYS], days[DAYS - 1]

@@ -17,6 +17,7 @@ the server stops, the bucket is gone.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import socket
@@ -104,6 +105,9 @@ class MotoServer(ChildServer):
         # With port 0, a port found free can be taken before moto binds it: try a few.
         for attempt in range(3):
             self.port = self.requested_port or free_port()
+            # moto's Step Functions interpreter calls the services a state machine uses (SQS)
+            # at localhost:$MOTO_PORT, 5000 unless told: tell it its own port.
+            self.child_env["MOTO_PORT"] = str(self.port)
             try:
                 return super().start()
             except ServerStartError:
@@ -127,6 +131,17 @@ class MotoServer(ChildServer):
             self._environment.__exit__(exc_type, exc, tb)
             self._environment = None
         self.stop()
+
+
+def execute_state_machines(endpoint: str) -> None:
+    """Make the moto server at `endpoint` run state machines. By default moto only records an
+    execution (it stays RUNNING and no state runs); its interpreter runs it once this is set.
+    Set it before creating the state machine: moto keeps those in a separate store. Real Step
+    Functions needs nothing of the kind."""
+    body = json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode()
+    request = urllib.request.Request(f"{endpoint}/moto-api/config", data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=5):
+        pass
 
 
 def s3_client() -> Any:

@@ -9,18 +9,26 @@ never disagree; `tests/shared/test_schema.py` checks that field by field.
     EVENTS.arrow()        # pyarrow.Schema
     EVENTS.spark()        # pyspark StructType (imports pyspark only when called)
     EVENTS.pydantic()     # a strict pydantic model that rejects extra fields
+
+The limits on values (an id's length and characters, a number's range, a timestamp's text) are
+written on the `Column` too, so the pydantic model and the ingest job's Spark rules
+(`data_mle.rules`) enforce the same ones. Patterns use only what Python's, Rust's (pydantic) and
+Java's (Spark) regular expressions read alike (ASCII classes, `[0-9]` rather than `\\d`, which is
+Unicode in Python and Rust), and always match the whole text (`whole`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pyarrow as pa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, create_model
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, create_model
 from pydantic import Field as PydanticField
+from pydantic_core import PydanticCustomError
 
 Kind = Literal["string", "enum", "int", "float", "bool", "date", "timestamp"]
 
@@ -34,6 +42,21 @@ GENRES = (
 AD_CATEGORIES = ("auto", "finance", "food", "retail", "travel", "gaming", "health", "telecom")
 COUNTRIES = ("US", "GB", "DE", "FR", "BR", "IN", "JP", "MX")
 
+ID_PATTERN = r"[A-Za-z0-9_.-]+"  # no spaces, quotes, control characters or path separators
+ID_MAX_LENGTH = 64  # our ids are 8-24 characters; a megabyte "id" is an attack or a bug
+INT32 = (-(2**31), 2**31 - 1)  # int columns are stored as int32 (Arrow, Spark, Parquet)
+# RFC 3339 with a zone and at most millisecond precision: what every writer of the log sends.
+# pydantic alone would also take "2026-01-05 20:00:01Z" and drop a seventh fractional digit.
+TIMESTAMP_PATTERN = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,3})?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def whole(pattern: str) -> str:
+    """`pattern` anchored to the whole text, as Rust (pydantic) and Java (Spark) both read it:
+    `\\A` and `\\z`, because `$` also matches before a final newline in Java (and Python)."""
+    return rf"\A(?:{pattern})\z"
+
 
 @dataclass(frozen=True)
 class Column:
@@ -45,6 +68,24 @@ class Column:
     doc: str
     values: tuple[str, ...] = ()  # the allowed values of an enum
     minimum: float | None = None  # the smallest valid value of a number
+    maximum: float | None = None  # the largest valid value of a number
+    max_length: int | None = None  # the longest valid string, in characters
+    pattern: str | None = None  # a regular expression the whole string must match (unanchored)
+
+    def bounds(self) -> tuple[float | None, float | None]:
+        """The valid range of a number: its own limits, within int32 for an int column."""
+        if self.kind != "int":
+            return self.minimum, self.maximum
+        low, high = INT32
+        return (
+            low if self.minimum is None else max(low, self.minimum),
+            high if self.maximum is None else min(high, self.maximum),
+        )
+
+
+def id_column(name: str, required: bool, doc: str) -> Column:
+    """A string column that holds an id: non-empty, at most `ID_MAX_LENGTH` safe characters."""
+    return Column(name, "string", required, doc, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)
 
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
@@ -118,14 +159,43 @@ class TableSchema:
         return _pydantic_model(self)
 
 
+def _timestamp_text(value: Any) -> Any:
+    """Let through a datetime, or text that matches `TIMESTAMP_PATTERN`, for pydantic to parse:
+    a number (epoch milliseconds?) or other text is refused as the wrong type."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise PydanticCustomError("datetime_type", "Input should be a timestamp string")
+    if not re.fullmatch(TIMESTAMP_PATTERN, value):
+        raise PydanticCustomError(
+            "datetime_parsing", "Input should be an RFC 3339 time with a zone, like {example}",
+            {"example": "2026-01-05T20:00:01.250Z"},
+        )  # fmt: skip
+    return value
+
+
+def _constraints(c: Column) -> dict[str, Any]:
+    low, high = c.bounds()
+    limits = {
+        "ge": low, "le": high, "max_length": c.max_length,
+        "pattern": whole(c.pattern) if c.pattern else None,
+        "allow_inf_nan": False if c.kind == "float" else None,  # NaN is no measurement
+    }  # fmt: skip
+    return {k: v for k, v in limits.items() if v is not None}
+
+
 @cache
 def _pydantic_model(table: TableSchema) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for c in table.columns:
         py_type = Literal[c.values] if c.kind == "enum" else _PYTHON_TYPES[c.kind]
+        if c.kind == "timestamp":  # checked as text first, then parsed from the text
+            py_type = Annotated[
+                py_type, PydanticField(strict=False), BeforeValidator(_timestamp_text)
+            ]
         if not c.required:
             py_type = py_type | None
-        constraints = {"ge": c.minimum} if c.minimum is not None else {}
+        constraints = _constraints(c)
         default = ... if c.required else None
         fields[c.name] = (py_type, PydanticField(default, description=c.doc, **constraints))
     model_name = "".join(part.title() for part in table.name.split("_")) + "Record"
@@ -136,21 +206,29 @@ def _pydantic_model(table: TableSchema) -> type[BaseModel]:
 EVENTS = TableSchema(
     "events",
     (
-        Column("event_id", "string", True, "Unique id of the event; re-sent events repeat it."),
+        id_column("event_id", True, "Unique id of the event; re-sent events repeat it."),
         Column("event_type", "enum", True, "What happened.", EVENT_TYPES),
         Column("event_time", "timestamp", True, "When it happened, UTC, millisecond precision."),
-        Column("user_id", "string", True, "Who saw, clicked or played."),
-        Column("session_id", "string", True, "The viewing session the event belongs to."),
-        Column("request_id", "string", True, "The ranking request that produced the slot."),
+        id_column("user_id", True, "Who saw, clicked or played."),
+        id_column("session_id", True, "The viewing session the event belongs to."),
+        id_column("request_id", True, "The ranking request that produced the slot."),
         Column(
             "surface", "enum", True, "Where the slot was: an ad break or the home row.", SURFACES
         ),
-        Column("item_id", "string", True, "The ad (ad_break) or the title (home_row) shown."),
+        id_column("item_id", True, "The ad (ad_break) or the title (home_row) shown."),
         Column("position", "int", True, "1-based slot in the ad pod or the home row.", minimum=1),
         Column("device", "enum", True, "The device of the session.", DEVICES),
-        Column("context_title_id", "string", False, "The title being watched (ad breaks only)."),
-        Column("impression_id", "string", False, "For clicks and plays: the impression's id."),
-        Column("watch_time_s", "float", False, "Seconds watched (plays only).", minimum=0.0),
+        id_column("context_title_id", False, "The title being watched (ad breaks only)."),
+        id_column("impression_id", False, "For clicks and plays: the impression's id."),
+        # One play cannot outlast the day it is logged in.
+        Column(
+            "watch_time_s",
+            "float",
+            False,
+            "Seconds watched (plays only).",
+            minimum=0.0,
+            maximum=86_400.0,
+        ),
     ),
 )
 
@@ -180,7 +258,9 @@ ADS = TableSchema(
         Column("ad_id", "string", True, "Ad id, as in ad-break events."),
         Column("advertiser", "string", True, "Who pays for the ad."),
         Column("category", "enum", True, "What the ad sells.", AD_CATEGORIES),
-        Column("bid", "float", True, "Dollars paid per click; eCPM = pCTR x bid x 1000.", 0.0),
+        Column(
+            "bid", "float", True, "Dollars paid per click; eCPM = pCTR x bid x 1000.", minimum=0.0
+        ),
         Column("start_date", "date", True, "First day the ad can be shown."),
     ),
 )

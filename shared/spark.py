@@ -34,7 +34,6 @@ SESSION_CONF = {
 
 def spark_session(app_name: str) -> Any:
     """A SparkSession in UTC with the Python workers on this interpreter."""
-    from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
     # Workers must run the same interpreter (and so the same packages) as the driver.
@@ -57,7 +56,9 @@ def spark_session(app_name: str) -> Any:
     )
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)
-    if not SparkConf().contains("spark.master"):  # not launched by spark-submit
+    # Launched by spark-submit, whose JVM (and its --master) already exists, this is set. Not
+    # `SparkConf().contains("spark.master")`: before a SparkContext that conf is always empty.
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
         master = get_settings().spark_master
         builder = builder.master(master)
         if master.startswith("local"):

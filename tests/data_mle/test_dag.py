@@ -24,7 +24,7 @@ started = time.perf_counter()
 bags = [DagBag(dag_folder=sys.argv[1]) for _ in range(2)]
 seconds = time.perf_counter() - started
 HEAVY = ("pyspark", "pandas", "torch", "sklearn", "data_mle", "shared")
-LIGHT = {"shared", "shared.lake", "shared.settings"}  # the lake's names: path arithmetic only
+LIGHT = {"shared", "shared.lake", "shared.settings", "data_mle", "data_mle.steps"}  # names only
 heavy = sorted(m for m in set(sys.modules) - before - LIGHT if m.split(".")[0] in HEAVY)
 def shape(bag):
     dag = bag.dags["marquee_daily_etl"]  # get_dag() would ask the database
@@ -78,7 +78,8 @@ def test_tasks_run_in_order_with_retries(parsed):
     assert list(tasks) == order or set(tasks) == set(order)
     for before, after in itertools.pairwise(order):
         assert tasks[after]["upstream"] == [before]
-    assert tasks["ingest"]["type"] == "SparkSubmitOperator"
+    # In-process tasks calling data_mle.steps.run_step: no spark-submit, no JVM per task.
+    assert tasks["ingest"]["type"] == "_PythonDecoratedOperator"
     assert tasks["ingest"]["retries"] == 2 and tasks["publish"]["retries"] == 2
     assert tasks["quality_gates"]["retries"] == 0, "a failed gate is not retried"
     assert tasks["wait_for_raw"]["retries"] == 0
@@ -87,7 +88,43 @@ def test_tasks_run_in_order_with_retries(parsed):
 def test_schedule_settings(parsed):
     assert parsed["tags"] == ["data_mle", "etl", "marquee"]
     assert parsed["catchup"] is False and parsed["max_active_runs"] == 1
-    assert parsed["sensor_timeout"] == 6 * 3600
+    assert parsed["sensor_timeout"] >= 6 * 3600  # a bound; the freshness deadline comes first
+
+
+DEADLINE = """
+import datetime as dt, sys
+from unittest import mock
+from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+from airflow.sdk.exceptions import AirflowFailException
+sys.path.insert(0, sys.argv[1])
+from marquee_daily_etl import RawDaySensor
+sensor = RawDaySensor(task_id="t", bucket_name="b", bucket_key="k")
+def poke(found, day_end):
+    context = {"ds": "2026-01-05", "data_interval_end": day_end}
+    with mock.patch.object(S3KeySensor, "poke", return_value=found):
+        try:
+            return str(sensor.poke(context))
+        except AirflowFailException as error:
+            return "fail: " + str(error)
+now = dt.datetime.now(dt.UTC)
+print(poke(False, now - dt.timedelta(hours=1)))   # within 6 h of the day's end: keep waiting
+print(poke(False, now - dt.timedelta(days=300)))  # long gone: fail on the first look
+print(poke(True, now - dt.timedelta(days=300)))   # a backfill of a day that landed: go
+"""
+
+
+def test_the_sensor_waits_only_until_the_days_freshness_deadline(tmp_path):
+    env = airflow_env(Lake(tmp_path))
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
+    result = subprocess.run(
+        [sys.executable, "-c", DEADLINE, str(DAGS_FOLDER)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    waiting, gone, landed = result.stdout.strip().splitlines()[-3:]
+    assert waiting == "False"
+    assert gone.startswith("fail: no raw events for 2026-01-05") and "freshness deadline" in gone
+    assert landed == "True"
 
 
 @pytest.mark.slow
