@@ -18,6 +18,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from data_mle.airflow_dag_test import DAG_ID, MARKER
@@ -150,13 +151,42 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--from", dest="start", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--to", dest="end", type=dt.date.fromisoformat, required=True)
+    parser.add_argument(
+        "--scheduler", action="store_true",
+        help="run the days as a backfill through a real scheduler (data_mle.airflow_scheduler)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--serve", action="store_true", help="with --scheduler: keep Airflow up until Ctrl-C"
+    )
     args = parser.parse_args(argv)
     lake = Lake.from_settings()
     migrate(lake)
     days = [args.start + dt.timedelta(days=k) for k in range((args.end - args.start).days + 1)]
+    if args.scheduler:
+        return _through_the_scheduler(lake, days, args.serve)
     runs = run_days(lake, days)
     for run in runs:
         print(f"{run.day}: {'success' if run.ok else 'FAILED'} in {run.seconds} s {run.error}")
+    return 0 if len(runs) == len(days) and all(run.ok for run in runs) else 1
+
+
+def _through_the_scheduler(lake: Lake, days: list[dt.date], serve: bool) -> int:
+    from data_mle.airflow_scheduler import Scheduler
+    from shared.server import Terminated, sigterm_exits
+
+    try:
+        with sigterm_exits(), Scheduler(lake) as airflow:
+            print(f"Airflow up: UI and API on {airflow.api_url}, logs in {lake.root / 'logs'}")
+            runs = airflow.backfill(days)
+            for run in runs:
+                print(f"{run.day}: {'success' if run.ok else 'FAILED'} in {run.seconds} s "
+                      f"{run.error}")  # fmt: skip
+            auto = ", ".join(f"{d} {s}" for d, s in airflow.automatic_runs()) or "none"
+            print(f"automatic runs of the scheduler's own: {auto}", flush=True)
+            while serve:
+                time.sleep(1)
+    except (KeyboardInterrupt, Terminated):
+        return 130
     return 0 if len(runs) == len(days) and all(run.ok for run in runs) else 1
 
 

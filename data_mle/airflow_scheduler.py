@@ -1,0 +1,188 @@
+"""Airflow as it runs in production: a scheduler, a DAG processor and an API server, with the
+state in the lake, and days run as a backfill that the scheduler carries out.
+
+    python -m data_mle.airflow_runner --scheduler --from 2026-01-05 --to 2026-01-11
+    make airflow                         # the same components, kept up until Ctrl-C
+
+`airflow dags test` (`data_mle.airflow_dag_test`) runs a DAG without a scheduler, which is what a
+demo wants: nothing waits for a heartbeat. Here the three components run as children of this
+process (each in its own process group, logs in `<lake>/logs/airflow-*.log`):
+- the API server also serves the execution API, which the LocalExecutor's task runners report to;
+- the DAG processor parses `data_mle/dags` into the metadata database;
+- the scheduler creates runs and queues their tasks.
+
+Unpausing the DAG (which a backfill needs: the scheduler queues no task of a paused DAG) makes the
+scheduler create an automatic run for the latest whole day. Its data is not in the demo world,
+whose dates are in the past, so the DAG's sensor fails that run on its first look (the day is
+past its freshness deadline) instead of holding the single active run for hours. The backfill's
+runs count against the backfill's own `max_active_runs` (1: days run in order).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import sqlite3
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Self
+
+from data_mle.airflow_dag_test import DAG_ID
+from data_mle.runs import DayRun, why_failed
+from shared.lake import Lake
+from shared.s3 import free_port
+from shared.server import HOST, ChildServer, run_to_end
+
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+FINISHED = ("success", "failed")
+
+
+class AirflowComponent(ChildServer):
+    """`airflow <component>`, ready when `ready_url` answers 200 (or, without one, at once)."""
+
+    grace_s = 20.0
+
+    def __init__(self, component: list[str], env: dict[str, str], ready_url: str | None = None):
+        self.name = "airflow-" + component[0]
+        self.component, self.ready_url = component, ready_url
+        super().__init__(env, start_timeout=180.0)
+
+    def command(self) -> list[str]:
+        return [AIRFLOW, *self.component]
+
+    def is_ready(self) -> bool:
+        if self.ready_url is None:
+            return True
+        import httpx
+
+        try:
+            return httpx.get(self.ready_url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+class Scheduler:
+    """The API server, DAG processor and scheduler for one lake, started together.
+
+    with Scheduler(lake) as airflow:
+        runs = airflow.backfill([day1, day2])
+    """
+
+    def __init__(self, lake: Lake):
+        from data_mle.airflow_runner import airflow_env
+
+        api, health = free_port(), free_port()
+        self.lake = lake
+        self.api_url = f"http://{HOST}:{api}"
+        self.env = {
+            **airflow_env(lake),
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.api_url}/execution/",
+            # Every component signs and checks the task runners' tokens with the same secret.
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW__API__HOST": HOST,
+            "AIRFLOW__API__PORT": str(api),
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": HOST,
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(health),
+            "AIRFLOW__CORE__PARALLELISM": "4",  # 2 cores; one day's tasks run one after another
+            # A local UI without a login page: every visitor is an admin (loopback only).
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        }
+        self.components = [
+            AirflowComponent(["api-server", "--workers", "1"], self.env,
+                             f"{self.api_url}/api/v2/monitor/health"),
+            AirflowComponent(["dag-processor"], self.env),
+            AirflowComponent(["scheduler"], self.env, f"http://{HOST}:{health}/health"),
+        ]  # fmt: skip
+        self._stack = ExitStack()
+
+    def __enter__(self) -> Self:
+        from data_mle.airflow_runner import migrate
+
+        migrate(self.lake)
+        with ExitStack() as stack:
+            for component in self.components:
+                stack.enter_context(component)
+            self._wait_for_dag()
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def _query(self, sql: str, *args: object) -> list[tuple]:
+        with sqlite3.connect(self.lake.root / "airflow" / "airflow.db", timeout=30) as db:
+            return db.execute(sql, args).fetchall()
+
+    def _wait_for_dag(self, timeout_s: float = 120.0) -> None:
+        """Until the DAG processor has written the DAG to the database."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._query("SELECT 1 FROM serialized_dag WHERE dag_id = ?", DAG_ID):
+                return
+            time.sleep(1)
+        raise TimeoutError(f"the DAG processor did not parse {DAG_ID} in {timeout_s:.0f} s")
+
+    def _airflow(self, *args: str) -> str:
+        result = run_to_end([AIRFLOW, *args], self.env)
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow {args[0]} {args[1]} failed: {result.stderr[-800:]}")
+        return result.stdout
+
+    def backfill(self, days: list[dt.date], timeout_s: float = 900.0) -> list[DayRun]:
+        """Unpause the DAG, ask the scheduler for a backfill of `days` (one run at a time, in
+        order), wait for it, and return a `DayRun` per day that finished."""
+        from data_mle.airflow_runner import run_seconds, task_times
+
+        self._airflow("dags", "unpause", DAG_ID)
+        self._airflow(
+            "backfill", "create", "--dag-id", DAG_ID, "--from-date", days[0].isoformat(),
+            "--to-date", days[-1].isoformat(), "--max-active-runs", "1",
+            "--reprocess-behavior", "completed",
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            states = dict(self._query(
+                "SELECT date(logical_date), state FROM dag_run "
+                "WHERE dag_id = ? AND backfill_id IS NOT NULL", DAG_ID,
+            ))  # fmt: skip
+            finished = [d for d in days if states.get(d.isoformat()) in FINISHED]
+            failed = any(states.get(d.isoformat()) == "failed" for d in days)
+            if len(finished) == len(days):
+                break
+            if failed:  # the days after it would read its missing outputs: queue no more
+                self._airflow("dags", "pause", DAG_ID)
+                break
+            time.sleep(1)
+        runs = []
+        for day in days:
+            state = states.get(day.isoformat())
+            if state not in FINISHED:
+                if runs and not runs[-1].ok:
+                    break  # the days after a failed one are not run
+                runs.append(
+                    DayRun(
+                        day,
+                        False,
+                        0.0,
+                        task_times(self.lake, day),
+                        f"the backfill's run for {day} did not finish: {state}",
+                    )
+                )
+                break  # fmt: skip
+            tasks = task_times(self.lake, day)
+            ok = state == "success"
+            error = "" if ok else why_failed(self.lake, day, tasks, "")
+            runs.append(DayRun(day, ok, run_seconds(self.lake, day), tasks, error))
+        return runs
+
+    def automatic_runs(self) -> list[tuple[str, str]]:
+        """(logical date, state) of the runs the scheduler made on its own, not the backfill's."""
+        return self._query(
+            "SELECT date(logical_date), state FROM dag_run "
+            "WHERE dag_id = ? AND run_type = 'scheduled'", DAG_ID,
+        )  # fmt: skip
