@@ -15,7 +15,7 @@ PIP_VERSION := 26.3
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
-.PHONY: help setup java lock test lint format bench demo demo-fullstack demo-data demo-model demo-infra world models serve app mlflow-ui notebooks s3 clean
+.PHONY: help setup java lock test lint format bench demo demo-fullstack demo-data airflow demo-model demo-infra world models serve app mlflow-ui notebooks s3 clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -65,8 +65,12 @@ demo-fullstack: setup ## the full-stack loop: 3 days of data, models, serving an
 world: setup ## generate the Marquee world (small preset, 7 days) and print its summary
 	@$(PY) -m shared.dataset generate --preset small --days 7 --force --report reports/world.json
 
-demo-data: setup ## the data MLE: 7 days through the Airflow DAG, a gate tripping, a re-run
-	@$(PY) -m data_mle.demo
+ORCHESTRATOR ?= airflow
+demo-data: setup ## the data MLE: 7 days through the pipeline, a gate tripping, a re-run (ORCHESTRATOR=airflow|stepfunctions)
+	@$(PY) -m data_mle.demo --orchestrator $(ORCHESTRATOR)
+
+airflow: setup ## demo-data's week under Airflow's real scheduler; its UI stays up until Ctrl-C
+	@$(PY) -m data_mle.demo --orchestrator scheduler --serve
 
 demo-model: setup ## the applied scientist: three notebooks under papermill, HTML report, model table
 	@$(PY) -m model_mle.demo

@@ -1,10 +1,13 @@
 """`make demo-data`: the data MLE's week, run for real, and what it teaches.
 
-    python -m data_mle.demo
+    python -m data_mle.demo                                  # Airflow (dag.test, no scheduler)
+    python -m data_mle.demo --orchestrator stepfunctions     # the same steps, a state machine
+    python -m data_mle.demo --orchestrator scheduler --serve # Airflow's real scheduler, UI kept up
 
 1. Starts moto (S3) and a Spark Connect server; the business lands 7 days of the small preset
    in S3, with faults injected on two days.
-2. Runs `marquee_daily_etl` through Airflow for each day, in order, and prints per day: lines in,
+2. Runs the pipeline (`data_mle.steps`) for each day, in order, under the chosen orchestrator,
+   and prints per day: lines in,
    accepted, quarantined by reason, duplicates, late, whether it reconciles, every gate with its
    value and threshold, and the time of each task.
 3. Lands an eighth day that lost half its events, runs it, shows the gate that stops it and that
@@ -17,18 +20,20 @@ go to `reports/demo-data.json`.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import datetime as dt
 import gzip
-import os
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
-from data_mle.airflow_runner import migrate, run_day, run_days
+from data_mle.airflow_runner import migrate, run_days
 from data_mle.connect import SparkConnectServer
-from data_mle.runs import DayReport, day_report
+from data_mle.runs import DayReport, DayRun, day_report
 from shared.faults import FaultConfig
 from shared.generate import GenerateConfig, generate
 from shared.lake import BUSINESS_EVENTS_FILE, RAW_EVENTS, Lake, partition_name
@@ -41,6 +46,40 @@ DAYS = 7
 FAULT_DAYS = "1,3"  # 0-based: the 2nd and 4th day get corrupted records
 FAULT_RATE = 0.002  # per kind: about 1.6% of those days' lines are bad, under the gates' limits
 RERUN_DAY = 2
+
+
+ORCHESTRATORS = ("airflow", "stepfunctions", "scheduler")
+RunDays = Callable[[list[dt.date]], list[DayRun]]
+
+
+@contextlib.contextmanager
+def orchestrator(name: str, lake: Lake) -> Iterator[RunDays]:
+    """A function that runs days in order under orchestrator `name`, stopping at a failed day."""
+    if name == "airflow":  # every day a real DAG run, all in one Airflow process
+        migrate(lake)
+        yield lambda days: run_days(lake, days)
+    elif name == "stepfunctions":  # a state machine on moto, a worker answering its callbacks
+        from data_mle.stepfunctions.runner import pipeline
+
+        with pipeline(lake) as run_day:
+
+            def run(days: list[dt.date]) -> list[DayRun]:
+                runs: list[DayRun] = []
+                for day in days:
+                    runs.append(run_day(day))
+                    if not runs[-1].ok:
+                        break
+                return runs
+
+            yield run
+    elif name == "scheduler":  # Airflow's scheduler, API server and DAG processor
+        from data_mle.airflow_scheduler import Scheduler
+
+        with Scheduler(lake) as airflow:
+            print(f"Airflow's UI on {airflow.api_url}")
+            yield airflow.backfill
+    else:
+        raise ValueError(f"unknown orchestrator {name!r}; choose one of {ORCHESTRATORS}")
 
 
 def _outputs(lake: Lake, day: dt.date) -> dict[str, str]:
@@ -82,26 +121,33 @@ def _corrupt_and_upload(world: Path, day: dt.date, lake: Lake) -> int:
     return len(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m data_mle.demo", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--orchestrator", choices=ORCHESTRATORS, default="airflow")
+    parser.add_argument("--serve", action="store_true", help="keep the servers up until Ctrl-C")
+    args = parser.parse_args(argv)
     started = time.perf_counter()
     settings = get_settings()
     root = settings.lake_root / "demo-data"
     shutil.rmtree(root, ignore_errors=True)
     lake = Lake(root)
-    wait_s = os.environ.get("MARQUEE_RAW_WAIT_TIMEOUT_S", "30")  # the sensor's patience
+    name = "demo-data" if args.orchestrator == "airflow" else f"demo-data-{args.orchestrator}"
+    out = settings.reports_dir / f"{name}.json"
     report: dict = {
         "preset": "small",
+        "orchestrator": args.orchestrator,
         "days": {},
         "fault_days": FAULT_DAYS,
         "fault_rate": FAULT_RATE,
     }
 
-    with (
-        environment(MARQUEE_LAKE_ROOT=str(root), MARQUEE_RAW_WAIT_TIMEOUT_S=wait_s),
-        MotoServer() as s3,
-        SparkConnectServer() as spark,
-        environment(**spark.env()),
-    ):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(environment(MARQUEE_LAKE_ROOT=str(root)))
+        s3 = stack.enter_context(MotoServer())
+        spark = stack.enter_context(SparkConnectServer())
+        stack.enter_context(environment(**spark.env()))
         print(f"moto S3 on {s3.endpoint}, Spark Connect on {spark.url}, lake {root}")
         world = root / "world"
         config = GenerateConfig(
@@ -115,24 +161,24 @@ def main() -> int:
         landed = f"s3://{settings.bucket}/{RAW_EVENTS.key()}/"
         print(f"landed {DAYS} days of the small preset in {landed} "
               f"(faults on days {FAULT_DAYS}, 0-based)")  # fmt: skip
-        migrate(lake)
+        pipeline = stack.enter_context(orchestrator(args.orchestrator, lake))
 
-        print("\n== 1. the week, one DAG run per day ==", flush=True)
-        week = run_days(lake, days[:DAYS])
+        print(f"\n== 1. the week under {args.orchestrator}, one run per day ==", flush=True)
+        week = pipeline(days[:DAYS])
         for run in week:
             result = day_report(lake, run)
             report["days"][run.day.isoformat()] = asdict(result)
             _print_day(run.day, result)
         if len(week) < DAYS or not all(run.ok for run in week):
             print("the week did not run clean; stopping", file=sys.stderr)
-            atomic_write_json(settings.reports_dir / "demo-data.json", report)
+            atomic_write_json(out, report)
             return 1
 
         print("\n== 2. a broken upload: half of the eighth day is missing ==")
         bad_day, last_good = days[DAYS], days[DAYS - 1]
         before = _outputs(lake, last_good)
         kept = _corrupt_and_upload(world, bad_day, lake)
-        broken = day_report(lake, run_day(lake, bad_day))
+        broken = day_report(lake, pipeline([bad_day])[0])
         _print_day(bad_day, broken)
         untouched = _outputs(lake, last_good) == before
         no_training = not lake.training_set("ad_break", bad_day).exists()
@@ -147,7 +193,7 @@ def main() -> int:
 
         print(f"\n== 3. re-running {days[RERUN_DAY]} ==")
         before = _outputs(lake, days[RERUN_DAY])
-        rerun = run_day(lake, days[RERUN_DAY])
+        rerun = pipeline([days[RERUN_DAY]])[0]
         same = rerun.ok and _outputs(lake, days[RERUN_DAY]) == before
         print(f"  {'ok' if rerun.ok else 'FAILED'} in {rerun.seconds} s; {len(before)} partitions, "
               f"checksums unchanged: {same}")  # fmt: skip
@@ -156,12 +202,17 @@ def main() -> int:
             "partitions": len(before),
             "identical": same,
         }
+        if args.serve:
+            print("\nthe servers stay up until Ctrl-C", flush=True)
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(1)
 
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["paths"] = {
         zone: str(lake.zone(zone)) for zone in ("raw", "bronze", "quarantine", "silver", "gold")
     }
-    atomic_write_json(settings.reports_dir / "demo-data.json", report)
+    atomic_write_json(out, report)
     print(f"\nwrote {settings.reports_dir / 'demo-data.json'}; the demo took {report['seconds']} s")
     print("outputs: " + ", ".join(f"{k} {v}" for k, v in report["paths"].items()))
     good = all(d["ok"] and d["reconciled"] for d in report["days"].values())

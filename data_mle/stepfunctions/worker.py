@@ -1,6 +1,6 @@
 """The Step Functions worker: takes a step off the queue, runs it, answers with the task token.
 
-    python -m data_mle.stepfunctions.worker --queue-url URL     # until Ctrl-C or SIGTERM
+    python -m data_mle.stepfunctions.worker --queue-url URL  # SIGTERM: ends the step in hand, exits
 
 Each Task state of `marquee_daily_etl.asl.json` sends {step, day, heartbeat_seconds, task_token}
 to an SQS queue and waits for the token to come back (`sqs:sendMessage.waitForTaskToken`). This
@@ -90,7 +90,8 @@ def _beat(sfn: Any, task: StepTask, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             sfn.send_task_heartbeat(taskToken=task.task_token)
-        except Exception as error:  # the task timed out meanwhile, or a glitch: keep working
+        except Exception as error:  # timed out meanwhile, or a glitch: keep working. (moto
+            # refuses a beat that comes before the Task starts waiting; the next one counts.)
             log.warning("%s %s: heartbeat refused: %s", task.day, task.step, error)
         stop.wait(interval)
 
@@ -149,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--queue-url", required=True)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stdout)
+    log.setLevel(logging.INFO)  # our steps, not boto's chatter
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())  # finish, then exit
     with contextlib.suppress(KeyboardInterrupt):  # a step cut short is timed out and retried
