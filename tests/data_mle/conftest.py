@@ -30,3 +30,41 @@ def ingested(spark, faulty_dataset, tmp_path_factory):
     counts = {day: ingest_day(spark, lake, day) for day in DAYS}
     faults = json.loads((world / "_faults.json").read_text())["days"]
     return lake, counts, faults
+
+
+@pytest.fixture(scope="session")
+def pipeline_servers(tmp_path_factory):
+    """One moto S3 and one Spark Connect server for every test that runs the whole pipeline
+    (Airflow, its scheduler, Step Functions), and a tiny day already landed in S3. Started
+    without touching this process's environment: each test sets it (`pipeline_lake`)."""
+    from data_mle.connect import SparkConnectServer
+    from shared.generate import GenerateConfig, generate
+    from shared.s3 import MotoServer, upload_dir
+    from shared.settings import environment
+
+    logs = tmp_path_factory.mktemp("pipeline-servers")
+    with environment(MARQUEE_LAKE_ROOT=str(logs)):  # where the servers' logs go
+        s3, spark = MotoServer(), SparkConnectServer()
+    try:
+        s3.start()
+        spark.start()
+        with environment(**s3.env()):
+            world = tmp_path_factory.mktemp("pipeline-world") / "world"
+            generate(GenerateConfig(preset="tiny", days=1), world)
+            upload_dir(world / "raw", "marquee-lake", "raw", create_bucket=True)
+        yield {**s3.env(), **spark.env()}
+    finally:
+        spark.stop()
+        s3.stop()
+
+
+@pytest.fixture
+def pipeline_lake(pipeline_servers, tmp_path, monkeypatch) -> Lake:
+    """A fresh lake for a pipeline run against the shared servers: `START` is in S3."""
+    from shared.settings import get_settings
+
+    for key, value in pipeline_servers.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MARQUEE_LAKE_ROOT", str(tmp_path / "lake"))
+    get_settings.cache_clear()
+    return Lake.from_settings()

@@ -15,6 +15,7 @@ import pytest
 from data_mle.airflow_runner import DAGS_FOLDER, airflow_env, migrate, run_day
 from shared.lake import ONLINE_SNAPSHOT, Lake
 from shared.storage import verify_partition
+from tests.data_mle.conftest import START
 
 PARSE = """
 import json, sys, time
@@ -128,25 +129,13 @@ def test_the_sensor_waits_only_until_the_days_freshness_deadline(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_real_run_processes_a_day_end_to_end(tmp_path, monkeypatch):
-    from data_mle.connect import SparkConnectServer
-    from shared.generate import GenerateConfig, generate
-    from shared.s3 import MotoServer, list_keys, upload_dir
-    from shared.settings import get_settings
+def test_a_real_run_processes_a_day_end_to_end(pipeline_lake):
+    from shared.s3 import list_keys
 
-    monkeypatch.setenv("MARQUEE_LAKE_ROOT", str(tmp_path / "lake"))
-    monkeypatch.setenv("MARQUEE_RAW_WAIT_TIMEOUT_S", "30")
-    get_settings.cache_clear()
-    day = dt.date(2026, 1, 5)
-    with MotoServer(), SparkConnectServer() as spark:
-        monkeypatch.setenv("MARQUEE_SPARK_REMOTE", spark.url)
-        world = tmp_path / "world"
-        generate(GenerateConfig(preset="tiny", days=1), world)
-        upload_dir(world / "raw", "marquee-lake", "raw", create_bucket=True)
-        lake = Lake.from_settings()
-        migrate(lake)
-        run = run_day(lake, day)
-        published = list_keys("marquee-lake", "gold/")
+    day, lake = START, pipeline_lake
+    migrate(lake)
+    run = run_day(lake, day)
+    published = list_keys("marquee-lake", "gold/")
     assert run.ok, run.error
     assert list(run.tasks) and all(t["state"] == "success" for t in run.tasks.values())
     bronze = verify_partition(lake.bronze_events(day))

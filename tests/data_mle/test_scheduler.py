@@ -4,34 +4,20 @@ instead of blocking the backfill."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
-from shared.lake import Lake
 from shared.storage import verify_partition
+from tests.data_mle.conftest import START
 
 
 @pytest.mark.slow
-def test_a_backfill_through_the_scheduler_runs_a_day(tmp_path, monkeypatch):
+def test_a_backfill_through_the_scheduler_runs_a_day(pipeline_lake):
     from data_mle.airflow_scheduler import Scheduler
-    from data_mle.connect import SparkConnectServer
-    from shared.generate import GenerateConfig, generate
-    from shared.s3 import MotoServer, upload_dir
-    from shared.settings import get_settings
 
-    monkeypatch.setenv("MARQUEE_LAKE_ROOT", str(tmp_path / "lake"))
-    get_settings.cache_clear()
-    day = dt.date(2026, 1, 5)
-    with MotoServer(), SparkConnectServer() as spark:
-        monkeypatch.setenv("MARQUEE_SPARK_REMOTE", spark.url)
-        world = tmp_path / "world"
-        generate(GenerateConfig(preset="tiny", days=1), world)
-        upload_dir(world / "raw", "marquee-lake", "raw", create_bucket=True)
-        lake = Lake.from_settings()
-        with Scheduler(lake) as airflow:
-            (run,) = airflow.backfill([day])
-            automatic = airflow.automatic_runs()
+    day, lake = START, pipeline_lake
+    with Scheduler(lake) as airflow:
+        (run,) = airflow.backfill([day])
+        automatic = airflow.automatic_runs()
     assert run.ok, run.error
     assert set(run.tasks) >= {"wait_for_raw", "ingest", "publish"}
     assert all(t["state"] == "success" for t in run.tasks.values())

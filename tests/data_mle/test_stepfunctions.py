@@ -209,28 +209,17 @@ def test_a_worker_killed_mid_step_is_timed_out_by_its_heartbeat_and_retried(
 
 
 @pytest.mark.slow
-def test_the_real_steps_process_a_tiny_day_end_to_end(tmp_path, monkeypatch):
-    from data_mle.connect import SparkConnectServer
-    from shared.generate import GenerateConfig, generate
+def test_the_real_steps_process_a_tiny_day_end_to_end(pipeline_lake):
     from shared.lake import ONLINE_SNAPSHOT
-    from shared.s3 import MotoServer, list_keys, upload_dir
-    from shared.settings import get_settings
+    from shared.s3 import list_keys
     from shared.storage import verify_partition
 
-    monkeypatch.setenv("MARQUEE_LAKE_ROOT", str(tmp_path / "lake"))
-    get_settings.cache_clear()
-    with MotoServer(), SparkConnectServer() as spark:
-        monkeypatch.setenv("MARQUEE_SPARK_REMOTE", spark.url)
-        world = tmp_path / "world"
-        generate(GenerateConfig(preset="tiny", days=1), world)
-        upload_dir(world / "raw", "marquee-lake", "raw", create_bucket=True)
-        lake = Lake.from_settings()
-        (run,) = sfn_runner.run_days(lake, [DAY])
-        published = list_keys("marquee-lake", "gold/")
+    lake = pipeline_lake
+    (run,) = sfn_runner.run_days(lake, [DAY])
+    published = list_keys("marquee-lake", "gold/")
     assert run.ok, run.error
     assert list(run.tasks) == list(STEPS)
     assert all(t["state"] == "success" for t in run.tasks.values())
     assert verify_partition(lake.bronze_events(DAY))["reconciliation"]["reconciled"]
     assert f"{ONLINE_SNAPSHOT.key(DAY + dt.timedelta(days=1))}/_manifest.json" in published
     assert (lake.root / "logs" / "stepfunctions-worker.log").exists()
-    print(f"one tiny day through Step Functions: {run.seconds} s; steps: {run.tasks}")
