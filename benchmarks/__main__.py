@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from benchmarks import etl, generator, model, serving
+from benchmarks import etl, generator, model, serving, sizing
 from benchmarks.report import machine, versions
 from shared.settings import get_settings
 from shared.storage import atomic_write_bytes, atomic_write_json
@@ -24,13 +24,18 @@ def main() -> None:
     model_entry = model.run()
     print("serving: the ranking service and the batch job (infra_mle) ...", flush=True)
     serving_entry = serving.run_isolated()
+    print(
+        "sizing: the service's memory and the cost of each shape (tiny to medium) ...", flush=True
+    )
+    sizing_entry = sizing.run_isolated()
+    sizing.write_reports(sizing_entry)
     report = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": versions(
             "numpy", "pyarrow", "pandas", "pyspark", "torch", "fastapi", "uvicorn"
         ),
-        "benchmarks": [entry, etl_entry, model_entry, serving_entry],
+        "benchmarks": [entry, etl_entry, model_entry, serving_entry, sizing_entry],
     }
     atomic_write_json(reports / "bench.json", report)
     generator.plot(entry, reports / "bench_generator.png")
@@ -49,6 +54,7 @@ def main() -> None:
     text += "\n" + etl.markdown(etl_entry)
     text += "\n" + model.markdown(model_entry)
     text += "\n" + serving.markdown(serving_entry)
+    text += "\n" + sizing.markdown(sizing_entry)
     atomic_write_bytes(reports / "bench.md", text.encode())
     print(text)
     print(f"\nwrote {reports / 'bench.json'} and {reports / 'bench.md'}")

@@ -39,7 +39,7 @@ SPARK_SUBMIT = str(Path(sys.executable).with_name("spark-submit"))
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 WORKER_CORES = 2  # this machine class has 2; one executor gets them all
-WORKER_MEMORY = "2g"  # room for one executor at Spark's default 1g, beside the driver's JVM
+WORKER_MEMORY = "2g"  # offered to executors: one at Spark's default 1g, with room to spare
 
 
 def job_env() -> dict[str, str]:
@@ -198,9 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         with sigterm_exits(), LocalCluster(args.port, args.cores, args.memory) as cluster:
             env = " ".join(f"{k}={shlex.quote(v)}" for k, v in cluster.env().items())
             submit = shlex.join(cluster.submit_command("data_mle/ingest.py", "--day", "YYYY-MM-DD"))
-            print(f"Spark standalone master {cluster.master_url}, one worker "
-                  f"({args.cores} cores, {args.memory}); logs in {cluster.master.log_path.parent}")
-            print(f"In another shell:\n  {env} {submit}", flush=True)  # fmt: skip
+            print(
+                f"Spark standalone master {cluster.master_url}, one worker "
+                f"({args.cores} cores, {args.memory}); logs in {cluster.master.log_path.parent}"
+            )
+            print(f"In another shell:\n  {env} {submit}", flush=True)
             while cluster.running:
                 time.sleep(0.5)
     except (KeyboardInterrupt, Terminated):

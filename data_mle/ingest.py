@@ -3,40 +3,53 @@
     python -m data_mle.ingest --day 2026-01-06
     spark-submit --master spark://host:7077 data_mle/ingest.py --day 2026-01-06   # on a cluster
 
-Reads `lake.raw_events(DAY)` (the landed copy of the S3 partition) and writes, each atomically:
-- `lake.quarantine_events(DAY)`: every rejected line with its line number, reason and raw text;
+Reads `lake.raw_events(DAY)` (the landed copy of the S3 partition), only the files its
+`_manifest.json` lists, and writes, each atomically:
+- `lake.quarantine_events(DAY)`: every rejected line with its file, line number (from 1), reason,
+  detail and raw text (invalid UTF-8 shown as U+FFFD), and one row per file quarantined whole;
 - `lake.bronze_events(DAY)`: the accepted events, typed, one row per event id, with `is_late`.
 
 Policies, written down once here:
-- A line is checked against the event contract (`data_mle.validate`): malformed JSON, schema
-  drift, missing fields, wrong types, unknown enum values and impossible values are quarantined.
+- The partition must be what its writer sealed: a file present but not in the manifest, or
+  listed but absent, refuses the whole day (`ManifestMismatch`; the command exits with 2).
+- A listed file that cannot be read as gzipped lines (truncated, not gzip, unreadable) is
+  quarantined whole as `unreadable_file`, counted with the lines its manifest says it holds, and
+  named in one printed line; the rest of the day goes on.
+- Each line is checked against the event contract by Spark column expressions
+  (`data_mle.rules`, held to the pydantic reference `data_mle.validate` by a parity test):
+  invalid UTF-8, malformed JSON, a duplicate key, schema drift, missing fields, wrong types,
+  unknown enum values and impossible values (ids too long or with odd characters, numbers out of
+  range or not finite) are quarantined, the first reason in that order.
 - Time: an event more than `FUTURE_TOLERANCE` after the day's end is quarantined as
   `future_time` (a skewed clock); one more than `MAX_LATENESS` before the day's start as
   `too_late`. An event from before the day but within the lateness window is accepted into
   *this* day's partition with `is_late = true`: bronze is partitioned by arrival day, so a late
   event never rewrites a day that downstream jobs have already read.
-- Duplicates (the same `event_id`) are kept once: the first line within the day, and not at all
-  if a bronze partition of the `DEDUP_LOOKBACK_DAYS` before already holds it.
+- Duplicates (the same `event_id`) are kept once: the first line within the day (by file name,
+  then line), and not at all if a bronze partition of the `DEDUP_LOOKBACK_DAYS` before holds it.
 - Reconciliation, checked on every run and stored in the bronze manifest:
-  input lines = accepted + quarantined (by reason) + duplicates.
+  input lines = accepted + quarantined (by reason) + duplicates, where a file quarantined whole
+  counts as its manifest's lines (`files_quarantined` names each, with why).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import sys
-from collections.abc import Iterator
+import zlib
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from shared.lake import Lake
 from shared.schema import EVENTS
+from shared.storage import MANIFEST, read_manifest
 
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)  # clocks drift a little; more is a broken clock
 MAX_LATENESS = dt.timedelta(days=2)  # offline mobile viewing uploads within a day or two
 DEDUP_LOOKBACK_DAYS = 3  # re-sends older than this are not expected, and not checked
+UNREADABLE = "unreadable_file"  # the reason of a file quarantined whole
 
 
 class ReconciliationError(RuntimeError):
@@ -47,36 +60,74 @@ class ManifestMismatch(RuntimeError):
     """The files of a raw partition are not the ones its manifest lists."""
 
 
-def _validated_schema() -> Any:
-    from pyspark.sql import types as T
+def listed_files(raw: Path) -> dict[str, dict]:
+    """The files the partition's `_manifest.json` lists, by name. Raises `ManifestMismatch`
+    when there is no manifest, or the folder holds a file it does not list or lacks one it does:
+    a partition that is not what its writer sealed is refused, not guessed at."""
+    if not (raw / MANIFEST).is_file():
+        raise ManifestMismatch(f"{raw}: no {MANIFEST}; the partition was not sealed")
+    listed = read_manifest(raw)["files"]
+    present = {p.relative_to(raw).as_posix() for p in raw.rglob("*") if p.is_file()} - {MANIFEST}
+    missing, unlisted = sorted(set(listed) - present), sorted(present - set(listed))
+    if missing or unlisted:
+        raise ManifestMismatch(
+            f"{raw}: files and {MANIFEST} disagree: "
+            + "; ".join(
+                f"{what}: {', '.join(names)}"
+                for what, names in (("listed but missing", missing), ("not listed", unlisted))
+                if names
+            )
+        )
+    return listed
 
-    typed = [T.StructField(f.name, f.dataType, True) for f in EVENTS.spark().fields]
-    return T.StructType(
-        [*typed,
-         T.StructField("line", T.LongType()),
-         T.StructField("reason", T.StringType()),
-         T.StructField("detail", T.StringType()),
-         T.StructField("raw", T.StringType())]
-    )  # fmt: skip
+
+def unreadable(path: Path) -> str | None:
+    """Why `path` cannot be read as gzipped lines, or None. Reading it to the end once checks
+    the gzip length and CRC, so a truncated or corrupt file is found here, whole, instead of
+    failing Spark's job half-way (`ignoreCorruptFiles` would drop its tail silently instead).
+    About 0.2 s for a small-preset day on one core."""
+    if not path.name.endswith(".gz"):  # Spark picks the codec by the name
+        return "not a .gz file"
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 22):
+                pass
+    except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
-def _validate_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    from data_mle.validate import validate_lines  # imported on the worker
-
-    for batch in batches:
-        checked = validate_lines(batch["value"])
-        checked["line"] = batch["line"].to_numpy()
-        yield checked
-
-
-def classify(spark: Any, raw_path: Path, day: dt.date) -> Any:
-    """Every raw line with its typed fields, `reason` (null when accepted) and `is_late`."""
+def read_lines(spark: Any, raw: Path, names: list[str]) -> Any:
+    """`file`, `line` (1-based, within the file) and `raw` (the line's text, its bytes as they
+    are) of each named file. A gzip file cannot be split, so Spark reads each as one partition
+    and `monotonically_increasing_id()` counts its lines from 0; the files are read one
+    DataFrame each, so that count restarts for every file."""
+    from pyspark.sql import DataFrame
     from pyspark.sql import functions as F
 
-    lines = spark.read.text(str(raw_path)).withColumn("line", F.monotonically_increasing_id())
-    # A gzip file is one Spark partition (it cannot be split); spread the validation over cores.
-    lines = lines.repartition(int(spark.conf.get("spark.sql.shuffle.partitions")), "line")
-    checked = lines.mapInPandas(_validate_batches, _validated_schema())
+    frames = [
+        spark.read.option("lineSep", "\n")  # lines as the manifest counts them, not at a lone \r
+        .text(str(raw / name))
+        .select(
+            F.lit(name).alias("file"),
+            (F.monotonically_increasing_id() + 1).alias("line"),
+            F.col("value").alias("raw"),
+        )
+        for name in names
+    ]
+    if not frames:
+        return spark.createDataFrame([], "file string, line bigint, raw string")
+    return reduce(DataFrame.unionByName, frames)
+
+
+def classify(lines: Any, day: dt.date) -> Any:
+    """Each line with its typed fields, `reason` (null when accepted), `detail` and `is_late`:
+    the contract's rules (`data_mle.rules`), then the time policy of the day."""
+    from pyspark.sql import functions as F
+
+    from data_mle.rules import check_lines
+
+    checked = check_lines(lines)
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(days=1)
     time_reason = (
@@ -88,33 +139,42 @@ def classify(spark: Any, raw_path: Path, day: dt.date) -> Any:
         F.date_format("event_time", "yyyy-MM-dd'T'HH:mm:ss.SSSX"),
         F.lit(f" is outside {day} (-{MAX_LATENESS.days} days, +{FUTURE_TOLERANCE})"),
     )
+    accepted = F.col("reason").isNull()
     return (
         checked.withColumn(
-            "detail", F.when(time_reason.isNotNull(), time_detail).otherwise(F.col("detail"))
+            "detail",
+            F.when(accepted, F.when(time_reason.isNotNull(), time_detail)).otherwise(
+                F.col("detail")
+            ),
         )
-        .withColumn("reason", F.coalesce("reason", time_reason))
+        .withColumn("reason", F.when(accepted, time_reason).otherwise(F.col("reason")))
         .withColumn("is_late", F.col("reason").isNull() & (F.col("event_time") < F.lit(start)))
     )
 
 
-def deduplicate(accepted: Any, earlier_ids: Any | None) -> tuple[Any, Any]:
-    """Keep the first line of each event id, and drop ids an earlier day already holds.
-    Returns (kept, removed) where `removed` has a `duplicate_of` column."""
+def mark_duplicates(accepted: Any, earlier_ids: Any | None) -> Any:
+    """`accepted` with `duplicate_of`: null for the line kept, `same_day` for each later line
+    (by file, then line) of an event id the day already has, `earlier_day` for an id a bronze
+    partition of the days before already holds (`earlier_ids`, None when there is none)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    first = Window.partitionBy("event_id").orderBy("line")
+    first = Window.partitionBy("event_id").orderBy("file", "line")
     ranked = accepted.withColumn("_n", F.row_number().over(first))
-    kept = ranked.filter("_n = 1").drop("_n")
-    removed = ranked.filter("_n > 1").drop("_n").withColumn("duplicate_of", F.lit("same_day"))
+    duplicate_of = F.when(F.col("_n") > 1, F.lit("same_day"))
     if earlier_ids is not None:
         seen = earlier_ids.select("event_id").distinct().withColumn("_seen", F.lit(True))
-        marked = kept.join(seen, "event_id", "left")
-        removed = removed.unionByName(
-            marked.filter("_seen").drop("_seen").withColumn("duplicate_of", F.lit("earlier_day"))
-        )
-        kept = marked.filter(F.col("_seen").isNull()).drop("_seen")
-    return kept, removed
+        ranked = ranked.join(seen, "event_id", "left")
+        duplicate_of = duplicate_of.when(F.col("_seen"), F.lit("earlier_day"))
+    return ranked.withColumn("duplicate_of", duplicate_of).select(*accepted.columns, "duplicate_of")
+
+
+def _whole_files(spark: Any, bad: dict[str, str]) -> Any:
+    """One quarantine row for each file that could not be read: no line, no text."""
+    return spark.createDataFrame(
+        [(name, None, UNREADABLE, why, None) for name, why in bad.items()],
+        "file string, line bigint, reason string, detail string, raw string",
+    )
 
 
 def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
@@ -126,46 +186,67 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
     raw = lake.raw_events(day)
     if not raw.is_dir():
         raise FileNotFoundError(f"no raw partition for {day}: {raw} does not exist")
-    rows = classify(spark, raw, day).cache()
-    kept = None
+    files = listed_files(raw)
+    bad = {name: why for name in sorted(files) if (why := unreadable(raw / name))}
+    for name, why in bad.items():
+        print(
+            f"ingest {day}: {name} quarantined whole as {UNREADABLE} "
+            f"({files[name]['rows']:,} lines, by its manifest): {why}",
+            file=sys.stderr,
+        )
+    lines = read_lines(spark, raw, [n for n in sorted(files) if n not in bad])
+    # A gzip file is one task; the checks cost more than the reading: spread them over the cores.
+    lines = lines.repartition(int(spark.conf.get("spark.sql.shuffle.partitions")))
+    rows = classify(lines, day)
+    # Counted, de-duplicated and written from one parse; the text is kept for quarantine only.
+    rows = rows.withColumn("raw", F.when(F.col("reason").isNotNull(), F.col("raw"))).cache()
+    marked = None
     try:
+        by_reason = {r["reason"]: r["count"] for r in rows.groupBy("reason").count().collect()}
         earlier = [
             lake.bronze_events(d)
             for d in (day - dt.timedelta(days=k) for k in range(1, DEDUP_LOOKBACK_DAYS + 1))
             if lake.bronze_events(d).is_dir()
         ]
         earlier_ids = spark.read.parquet(*map(str, earlier)) if earlier else None
-        kept, removed = deduplicate(rows.filter("reason IS NULL"), earlier_ids)
-        kept = kept.cache()
+        marked = mark_duplicates(rows.filter("reason IS NULL"), earlier_ids).cache()
+        outcomes = marked.groupBy("duplicate_of", "is_late").count().collect()
 
+        unread_lines = {name: files[name]["rows"] for name in bad}
+        quarantined = {r: n for r, n in by_reason.items() if r is not None}
+        if bad:
+            quarantined[UNREADABLE] = sum(unread_lines.values())
+        duplicates: dict[str, int] = {}
+        for r in outcomes:
+            if r["duplicate_of"] is not None:
+                duplicates[r["duplicate_of"]] = duplicates.get(r["duplicate_of"], 0) + r["count"]
         counts = {
-            "input_lines": rows.count(),
-            "accepted": kept.count(),
-            "late": kept.filter("is_late").count(),
-            "quarantined": {
-                r["reason"]: r["count"]
-                for r in rows.filter("reason IS NOT NULL").groupBy("reason").count().collect()
-            },
-            "duplicates": {
-                r["duplicate_of"]: r["count"]
-                for r in removed.groupBy("duplicate_of").count().collect()
+            "input_lines": sum(by_reason.values()) + sum(unread_lines.values()),
+            "accepted": sum(r["count"] for r in outcomes if r["duplicate_of"] is None),
+            "late": sum(r["count"] for r in outcomes if r["duplicate_of"] is None and r["is_late"]),
+            "quarantined": quarantined,
+            "duplicates": duplicates,
+            "files_quarantined": {
+                name: {"reason": UNREADABLE, "detail": why, "lines": unread_lines[name]}
+                for name, why in bad.items()
             },
         }
-        total = counts["accepted"] + sum(counts["quarantined"].values())
-        total += sum(counts["duplicates"].values())
+        total = counts["accepted"] + sum(quarantined.values()) + sum(duplicates.values())
         counts["reconciled"] = total == counts["input_lines"]
         if not counts["reconciled"]:
             raise ReconciliationError(
                 f"{day}: {counts['input_lines']} lines in, but accepted + quarantined + "
                 f"duplicates = {total}; nothing was written"
             )
-        quarantine = rows.filter("reason IS NOT NULL").select("line", "reason", "detail", "raw")
-        write_partition(quarantine, lake.quarantine_events(day), ["line"])
-        bronze = kept.select(*EVENTS.names, "is_late").withColumn(
-            "ingest_date", F.lit(day.isoformat()).cast("date")
+        quarantine = rows.filter("reason IS NOT NULL").select(
+            "file", "line", "reason", "detail", F.make_valid_utf8("raw").alias("raw")
         )
+        if bad:
+            quarantine = quarantine.unionByName(_whole_files(spark, bad))
+        write_partition(quarantine, lake.quarantine_events(day), ["file", "line"])
+        bronze = marked.filter("duplicate_of IS NULL").select(*EVENTS.names, "is_late")
         write_partition(
-            bronze,
+            bronze.withColumn("ingest_date", F.lit(day.isoformat()).cast("date")),
             lake.bronze_events(day),
             ["event_time", "event_id"],
             extra={"reconciliation": counts},
@@ -173,8 +254,8 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
         return counts
     finally:  # a Spark Connect server outlives this job: free what it cached
         rows.unpersist()
-        if kept is not None:
-            kept.unpersist()
+        if marked is not None:
+            marked.unpersist()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
 
     return run_day_job(
         argv, "ingest", __doc__, ingest_day, lambda counts: f"ingest: {counts}",
-        errors=(FileNotFoundError, ReconciliationError),
+        errors=(FileNotFoundError, ReconciliationError), refusals=(ManifestMismatch,),
     )  # fmt: skip
 
 

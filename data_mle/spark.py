@@ -21,9 +21,12 @@ def run_day_job(
     job: Callable[[Any, Lake, dt.date], Any],
     show: Callable[[Any], str],
     errors: tuple[type[Exception], ...] = (FileNotFoundError,),
+    refusals: tuple[type[Exception], ...] = (),
 ) -> int:
     """The command line every Spark step shares: `--day YYYY-MM-DD [--lake PATH]`, a session
-    for the job, one line of output, and a one-line error with exit status 1 for `errors`."""
+    for the job, one line of output, and a one-line error with exit status 1 for `errors`, 2
+    for `refusals` (input the job will not touch, such as a partition its manifest disagrees
+    with: a retry cannot help)."""
     parser = argparse.ArgumentParser(
         prog=f"python -m data_mle.{name}", description=doc.split("\n")[0]
     )
@@ -34,6 +37,9 @@ def run_day_job(
     spark = spark_session(f"{name}-{args.day}")
     try:
         result = job(spark, lake, args.day)
+    except refusals as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 2
     except errors as error:
         print(f"{name}: error: {error}", file=sys.stderr)
         return 1

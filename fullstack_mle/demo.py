@@ -53,13 +53,28 @@ def day_summary(r: DayRecord) -> dict:
 
 
 def build_report(config: LoopConfig, records: list[DayRecord], seconds: float) -> dict:
-    """`reports/demo-fullstack.json`: per day, what the loop promised to show."""
+    """`reports/demo-fullstack.json`: per day, what the loop promised to show, and the regret
+    (oracle minus served expected click rate) of the first and the last served day."""
+    served = [r.visits for r in records if r.visits]
     return {
         "preset": config.preset,
         "visitors_per_day": config.visitors,
         "days": {r.day: day_summary(r) for r in records},
+        "regret_first_served_day": served[0]["regret"] if served else None,
+        "regret_last_served_day": served[-1]["regret"] if served else None,
         "seconds": round(seconds, 1),
     }
+
+
+def print_regret(report: dict) -> None:
+    """The served models' regret from the first served day to the last: with each day's
+    retraining on more history it should fall (README: why it may not in a short run)."""
+    first, last = report["regret_first_served_day"], report["regret_last_served_day"]
+    if first is None or last is None:
+        return
+    trend = "fell" if last < first else "did not fall"
+    print(f"\nregret (oracle - served expected click rate): first served day "
+          f"{100 * first:.2f} pts, last {100 * last:.2f} pts: it {trend}")  # fmt: skip
 
 
 def print_day(r: DayRecord) -> None:
@@ -122,6 +137,7 @@ def run(config: LoopConfig, serve: bool, began: float) -> int:
             print_day(record)
             records.append(record)
         report = build_report(config, records, time.perf_counter() - began)
+        print_regret(report)
         report["history"] = str(loop.history_path)
         report["model_registry"] = loop.registry.uri
         atomic_write_json(reports / "demo-fullstack.json", report)

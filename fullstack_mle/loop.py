@@ -15,9 +15,10 @@ Each business day D:
 3. the raw partition is sealed (its manifest, written last) and data_mle's DAG runs D for real
    (Airflow: sensor, land, ingest, gates, features, training sets, publish);
 4. every click the visitors sent is looked up in D's bronze table (`feedback_reconciled`);
-5. model_mle's library trains a candidate per surface; the gate promotes it or keeps the
-   champion, and the candidate is registered in MLflow, with the alias `champion` moved on a
-   promotion (`retrain.py`, `gate.py`, `registry.py`; the store is `<root>/mlflow/mlflow.db`);
+5. model_mle's library trains the joint candidate on both surfaces, one network per surface;
+   for each the gate promotes it or keeps the champion, and the candidate is registered in
+   MLflow, with the alias `champion` moved on a promotion (`retrain.py`, `gate.py`,
+   `registry.py`; the store is `<root>/mlflow/mlflow.db`);
 6. the champions go to S3, infra_mle's batch job scores every user's home row for D+1, and
    infra_mle's service starts (the first time) or reloads: D+1 is served;
 7. alerts are raised (`monitoring.py`) and the day's record (`history.DayRecord`) is appended
@@ -53,7 +54,7 @@ from fullstack_mle.history import DayRecord, Deployment, Reconciliation, write_h
 from fullstack_mle.monitoring import day_alerts
 from fullstack_mle.raw_day import land_business_events, seal_day
 from fullstack_mle.registry import Decision, Registry
-from fullstack_mle.retrain import retrain_surface
+from fullstack_mle.retrain import retrain
 from fullstack_mle.visitors import GroundTruth, run_visitors
 from model_mle.tracking import tracking_uri
 from model_mle.train import TrainConfig
@@ -61,7 +62,6 @@ from shared.generate import GenerateConfig, generate
 from shared.lake import Lake
 from shared.presets import get_preset
 from shared.s3 import MotoServer, free_port, publish_entities
-from shared.schema import SURFACES
 from shared.server import UvicornServer
 from shared.settings import environment, get_settings
 from shared.world import Drift, build_world
@@ -194,9 +194,10 @@ class Loop:
         models: dict[str, Decision] = {}
         deployment: Deployment | None = None
         if pipeline.ok:
-            config = TrainConfig(max_epochs=self.config.epochs, seed=self.config.seed)
-            for surface in SURFACES:
-                models[surface] = retrain_surface(self.lake, self.registry, surface, day, config)
+            config = TrainConfig(
+                model="joint", max_epochs=self.config.epochs, seed=self.config.seed
+            )
+            models = retrain(self.lake, self.registry, day, config)
             deployment = self._deploy(day + dt.timedelta(days=1))
         record = DayRecord(
             day=day.isoformat(),

@@ -1,6 +1,8 @@
 """Daily retraining: a candidate per surface from data_mle's training sets, judged against the
 champion on rows neither model has seen, through the gate, and registered in MLflow's model
-registry (`registry.py`), promoted or not.
+registry (`registry.py`), promoted or not. The candidates are model_mle's joint model: one
+training run on both surfaces' rows (the users' tastes are shared), one network per surface,
+each judged and registered on its own.
 
 For business day D (its ETL done), the rows of `lake.training_set(surface, ...)` split by request:
 - gate rows: `GATE_SHARE` of day D's requests. The champion was trained before D existed, and the
@@ -9,7 +11,7 @@ For business day D (its ETL done), the rows of `lake.training_set(surface, ...)`
   requests choose the epoch (model_mle's early stopping).
 Splitting by request keeps a home row's ten impressions together, as ranking metrics need.
 
-    decision = retrain_surface(lake, registry, "ad_break", day)
+    decisions = retrain(lake, registry, day)      # {"ad_break": Decision, "home_row": ...}
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ import pandas as pd
 from fullstack_mle.gate import GateRule, decide
 from fullstack_mle.registry import Decision, Registry
 from model_mle.evaluate import classification_metrics
-from model_mle.train import TrainConfig, export, train_model
+from model_mle.joint import item_categories, train_joint
+from model_mle.train import TrainConfig, TrainedModel, export
 from shared.artifacts import load_model
 from shared.lake import Lake, training_set_table
+from shared.schema import SURFACES
 
 GATE_SHARE = 0.2
 VALID_SHARE = 0.1
@@ -64,23 +68,47 @@ def gate_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return {k: round(metrics[k], 6) for k in GATE_METRICS}
 
 
-def retrain_surface(
+def retrain(
     lake: Lake,
     registry: Registry,
-    surface: str,
     day: dt.date,
     config: TrainConfig | None = None,
     rule: GateRule | None = None,
-) -> Decision:
-    """Train, judge and register the candidate of `surface` for `day`. The artifact is written
-    and registered either way (a rejected model is evidence); only the registry's alias
-    `champion` says which one serves."""
+) -> dict[str, Decision]:
+    """Train the joint candidate for `day` on both surfaces, then judge and register each
+    surface's network. The artifacts are written and registered either way (a rejected model
+    is evidence); only the registry's alias `champion` says which one serves."""
     started = time.perf_counter()
-    rows = read_training_days(lake, surface, day)
-    train, valid, gate = split(rows, day)
-    if gate["label"].nunique() < 2:
-        raise ValueError(f"{surface} {day}: the gate rows hold one class only; more traffic needed")
-    model = train_model(config or TrainConfig(), surface, train, valid, progress=False)
+    splits = {s: split(read_training_days(lake, s, day), day) for s in SURFACES}
+    for surface, (_, _, gate) in splits.items():
+        if gate["label"].nunique() < 2:
+            raise ValueError(
+                f"{surface} {day}: the gate rows hold one class only; more traffic needed"
+            )
+    models = train_joint(
+        config or TrainConfig(model="joint"),
+        {s: train for s, (train, _, _) in splits.items()},
+        {s: valid for s, (_, valid, _) in splits.items()},
+        item_categories(lake),
+        progress=False,
+    )
+    seconds = round(time.perf_counter() - started, 1)
+    return {s: judge(lake, registry, models[s], day, splits[s], rule, seconds) for s in SURFACES}
+
+
+def judge(
+    lake: Lake,
+    registry: Registry,
+    model: TrainedModel,
+    day: dt.date,
+    rows: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+    rule: GateRule | None,
+    train_seconds: float,
+) -> Decision:
+    """Export `model` (the candidate of its surface), score it and the champion on the gate
+    rows, let the gate decide, and register the decision."""
+    train, _, gate = rows
+    surface = model.surface
     y = gate["label"].to_numpy()
     candidate_metrics = gate_metrics(y, model.predict(gate))
     window = (str(train["partition"].min()), day.isoformat())
@@ -103,7 +131,7 @@ def retrain_surface(
         gate_rows=len(gate),
         training_rows=len(train),
         training_window=window,
-        train_seconds=round(time.perf_counter() - started, 1),
+        train_seconds=train_seconds,  # the joint run, both surfaces together
     )
     registry.record(decision, artifact)
     return decision

@@ -9,11 +9,12 @@
 2. Runs the batch job (Spark) for that day: every user's home row, uploaded to S3.
 3. Starts the ranking service as a real uvicorn process, which loads everything from S3, and
    load-tests its ad-break ranking open-loop at a stated rate with real requests of the day.
-4. Asks the simulator what each way of serving is worth: the expected click rate of the home row
-   the batch job computed in the morning (one fixed context) against the same model ranking in
-   real time with each visit's device and hour.
+4. Asks the simulator what each shape is worth for both products (`staleness.py`: ads and home
+   rows in real time, from a daily batch, and from scores 1 hour to 7 days old), measures the
+   service's memory part by part (`sizing.py`), and prices both shapes (`cost.py`).
 
-Prints the table and writes `reports/demo-infra.json`. Everything lives in `<lake>/infra_demo`.
+Prints the tables and writes `reports/demo-infra.json` and `reports/staleness.png`. Everything
+lives in `<lake>/infra_demo`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import psutil
 
 from infra_mle.batch_score import run_batch_job
 from infra_mle.loadtest import open_loop
+from infra_mle.staleness import plot
 from shared.artifacts import LATEST, latest_model, load_model, upload_model
 from shared.features import write_snapshot
 from shared.generate import DATASET_FILE, GenerateConfig, generate, read_events
@@ -124,66 +126,68 @@ def process_cpu_s(pid: int) -> float:
     return times.user + times.system
 
 
-def home_row_quality(
-    lake: Lake, world: Path, day: dt.date, events: pd.DataFrame, n: int, seed: int
+def value_and_size(
+    lake: Lake, world: Path, day: dt.date, last_day: pd.DataFrame, seed: int
 ) -> dict:
-    """Expected click rate per slot, by the simulator's truth, of the batch's home row (scored
-    once, in the evening context) against the same model ranking in real time with each visit's
-    own device and hour, for the same visits. Visits: the last day's home-row requests."""
-    import json
-
-    from infra_mle.batch_score import BATCH_HOUR, HOME_FILE
+    """The simulator's value of each shape and age (`staleness.evaluate`), the service's memory
+    part by part (`sizing.measure_memory`, on the demo's files) and the CPU a real-time home row
+    would cost a prediction."""
     from infra_mle.online import OnlineScorer
-    from shared.click_model import click_probability
-    from shared.presets import get_preset
-    from shared.schema import DEVICES
-    from shared.world import build_world
+    from infra_mle.sizing import local_env, measure_memory, ranking_cpu_s_per_prediction
+    from infra_mle.staleness import evaluate
+    from shared.true_value import world_of
 
-    made = json.loads((world / DATASET_FILE).read_text())["config"]
-    sim = build_world(
-        get_preset(made["preset"]), made["seed"], dt.date.fromisoformat(made["start"])
+    value = evaluate(lake, world_of(world), day, last_day, seed=seed)
+    env = local_env(lake.models("ad_break"), lake.online_snapshot(day).parent, lake.entity("ads"),
+                    lake.batch_recs(day).parent, lake.root / "serving-cache")  # fmt: skip
+    home = OnlineScorer.load(load_model(latest_model(lake, "home_row")), lake.online_snapshot(day))
+    users = pd.read_parquet(lake.entity("users")).sample(30, random_state=seed)
+    titles = pd.read_parquet(lake.entity("titles"))["title_id"].tolist()
+    home_cpu = ranking_cpu_s_per_prediction(
+        home, users["user_id"].tolist(), users["primary_device"].tolist(), titles
     )
-    day_index = (day - sim.start).days
-    home = events[(events["event_type"] == "impression") & (events["surface"] == "home_row")]
-    visits = home.drop_duplicates("request_id").sample(n, random_state=seed)
-    visits = visits.assign(hour=visits["event_time"].dt.hour)
-    recs = pd.read_parquet(lake.batch_recs(day) / HOME_FILE)
-    batch_rows = recs.groupby("user_id")["title_id"].apply(list)
-    model = load_model(latest_model(lake, "home_row"))
-    scorer = OnlineScorer.load(model, lake.online_snapshot(day))
-    titles = pd.read_parquet(lake.entity("titles"))
-    live = titles[pd.to_datetime(titles["release_date"]).dt.date <= day]["title_id"].to_numpy(
-        object
-    )
-    user_index = {u: i for i, u in enumerate(sim.user_ids)}
-    title_index = {t: i for i, t in enumerate(sim.items["home_row"].ids)}
-    device_index = {d: i for i, d in enumerate(DEVICES)}
-    k = 10
-    expected = {"batch": [], "realtime": []}
-    for v in visits.itertuples():
-        p = scorer.score(v.user_id, list(live), v.device, v.hour)
-        realtime = live[np.argsort(-p, kind="stable")[:k]]
-        for name, row in (("batch", batch_rows[v.user_id]), ("realtime", realtime)):
-            items = np.array([title_index[t] for t in row[:k]])
-            truth = click_probability(
-                sim,
-                "home_row",
-                day_index,
-                np.full(k, user_index[v.user_id]),
-                items,
-                np.full(k, v.hour),
-                np.full(k, device_index[v.device]),
-                np.arange(1, k + 1),
-            )
-            expected[name].append(truth.mean())
-    ages = (visits["event_time"].dt.hour * 3600 + visits["event_time"].dt.minute * 60).to_numpy()
     return {
-        "visits": n,
-        "batch_expected_ctr": float(np.mean(expected["batch"])),
-        "realtime_expected_ctr": float(np.mean(expected["realtime"])),
-        "batch_context": f"primary device, {BATCH_HOUR}:00 UTC",
-        "batch_score_age_h": round(float(ages.mean()) / 3600, 1),  # scored at the day's start
+        "value": value,
+        "memory_mib": measure_memory(env),
+        "home_realtime_cpu_s_per_prediction": home_cpu,
     }
+
+
+def decision(report: dict, preset_name: str) -> dict:
+    """The decision table's figures: what each shape is worth a day (the simulator's value at
+    the preset's traffic) against what it costs a day (`cost.py`, from this run's measurements).
+    Ads earn money directly; a home-row click has no price here, so its side says what a click
+    would have to be worth for real time to pay."""
+    from infra_mle.cost import Assumptions, Measured, cost_table
+    from shared.presets import get_preset
+
+    v, m, rt = report["value"], report["memory_mib"], report["realtime"]
+    measured = Measured(
+        ad_cpu_s_per_prediction=rt["cpu_s_per_1000_predictions"] / 1000,
+        home_cpu_s_per_prediction=report["home_realtime_cpu_s_per_prediction"],
+        batch_cpu_s_per_prediction=report["batch"]["cpu_s_per_1000_predictions"] / 1000,
+        base_mib=m["base"],
+        data_mib=m["total"] - m["base"],
+    )
+    costs = cost_table(get_preset(preset_name), measured, Assumptions())
+    ads, home = costs["ad_break"], costs["home_row"]
+    ad_v, home_v = v["ad_break"], v["home_row"]
+    ads["realtime_revenue_per_day"] = (
+        ads["requests_per_day"] * ad_v["realtime_revenue_per_1000"] / 1000
+    )
+    ads["batch_revenue_per_day"] = ads["requests_per_day"] * ad_v["batch_revenue_per_1000"] / 1000
+    extra = ads["realtime_usd_per_day"] - ads["batch_usd_per_day"]
+    gain = ads["realtime_revenue_per_day"] - ads["batch_revenue_per_day"]
+    ads["realtime_pays"] = gain > extra
+    # Below this share of the real-time revenue, batch loses more than real time costs extra.
+    ads["break_even_pct"] = 100 * (1 - extra / ads["realtime_revenue_per_day"])
+    slots = home_v["slots"]
+    home["realtime_clicks_per_day"] = home["requests_per_day"] * slots * home_v["realtime_ctr"]
+    home["batch_clicks_per_day"] = home["requests_per_day"] * slots * home_v["batch_ctr"]
+    lost = home["realtime_clicks_per_day"] - home["batch_clicks_per_day"]
+    extra = home["realtime_usd_per_day"] - home["batch_usd_per_day"]
+    home["break_even_usd_per_click"] = extra / lost if lost > 0 else None
+    return costs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,52 +245,80 @@ def main(argv: list[str] | None = None) -> int:
         "cold_start_s": round(cold_start, 1),
         "score_age_s": 0,
     }
-    print("4. what the moment is worth: batch home rows against real-time ranking ...", flush=True)
-    report["quality"] = home_row_quality(lake, world, day, last_day, 500, seed)
+    print("4. what each shape is worth (the simulator) and costs (memory, CPU) ...", flush=True)
+    report.update(value_and_size(lake, world, day, last_day, seed))
+    report["decision"] = decision(report, PRESET)
     report["seconds"] = round(time.perf_counter() - began, 1)
-    atomic_write_json(get_settings().reports_dir / "demo-infra.json", report)
+    reports = get_settings().reports_dir
+    atomic_write_json(reports / "demo-infra.json", report)
+    plot(report["value"], reports / "staleness.png",
+         {"ad_break": report["decision"]["ad_break"]["break_even_pct"]})  # fmt: skip
     print_table(report)
     return 0
 
 
 def print_table(r: dict) -> None:
-    rt, b, q = r["realtime"], r["batch"], r["quality"]
+    rt, b, m = r["realtime"], r["batch"], r["memory_mib"]
     latency = f"{rt['p50_ms']:.1f} / {rt['p95_ms']:.1f} / {rt['p99_ms']:.1f} ms"
-    realtime_ctr = f"{100 * q['realtime_expected_ctr']:.2f}% (each visit's device and hour)"
-    batch_ctr = f"{100 * q['batch_expected_ctr']:.2f}% ({q['batch_context']})"
+    parts = ", ".join(f"{k} {m[k]:.0f}" for k in ("base", "model", "features", "ads", "home_rows"))
     rows = [
         ("what it serves", "ad breaks, ranked per request", "home rows, scored once a day"),
-        (
-            "request rate, asked / achieved",
-            f"{rt['rate_rps']:.0f} / {rt['achieved_rps']:.0f} per s",
-            "-",
-        ),
+        ("request rate, asked / achieved",
+         f"{rt['rate_rps']:.0f} / {rt['achieved_rps']:.0f} per s", "-"),
         ("latency p50 / p95 / p99", latency, "a lookup when served"),
-        (
-            "predictions per second",
-            f"{rt['achieved_rps'] * rt['candidates']:,.0f}",
-            f"{b['rows_per_s']:,}",
-        ),
-        (
-            "CPU s per 1,000 predictions",
-            f"{rt['cpu_s_per_1000_predictions']:.4f}",
-            f"{b['cpu_s_per_1000_predictions']:.4f}",
-        ),
+        ("predictions per second", f"{rt['achieved_rps'] * rt['candidates']:,.0f}",
+         f"{b['rows_per_s']:,}"),
+        ("CPU s per 1,000 predictions", f"{rt['cpu_s_per_1000_predictions']:.4f}",
+         f"{b['cpu_s_per_1000_predictions']:.4f}"),
         ("resident memory", f"{rt['rss_mb']} MB, all day", "only while the job runs"),
         ("start-up", f"{rt['cold_start_s']} s to ready", f"{b['session_start_s']} s Spark session"),
-        (
-            "age of the scores when served",
-            "0 (scored on request)",
-            f"{q['batch_score_age_h']} h on average",
-        ),
-        ("expected home-row click rate", realtime_ctr, batch_ctr),
-    ]
+    ]  # fmt: skip
     print(f"\n{'':32} {'real-time service':40} batch job")
     for name, a, c in rows:
         print(f"{name:32} {a:40} {c}")
+    print(f"service memory, MiB: {parts} (sum {m['total']:.0f})")
+    v, d = r["value"], r["decision"]
+    ads, home = d["ad_break"], d["home_row"]
+    av, hv = v["ad_break"], v["home_row"]
+    per_day = "{:,.0f}".format
+    table = [
+        ("", "ads: real time", "ads: daily batch", "home: real time", "home: daily batch"),
+        ("value (simulator)", f"${av['realtime_revenue_per_1000']:.2f} / 1k breaks",
+         f"${av['batch_revenue_per_1000']:.2f} / 1k breaks",
+         f"{100 * hv['realtime_ctr']:.2f}% CTR", f"{100 * hv['batch_ctr']:.2f}% CTR"),
+        ("value a day", f"${per_day(ads['realtime_revenue_per_day'])}",
+         f"${per_day(ads['batch_revenue_per_day'])}",
+         f"{per_day(home['realtime_clicks_per_day'])} clicks",
+         f"{per_day(home['batch_clicks_per_day'])} clicks"),
+        ("machine", f"{ads['instance']} x {ads['replicas']}", "job, billed by the second",
+         f"{home['instance']} x {home['replicas']}", "job, billed by the second"),
+        ("cost a day", f"${ads['realtime_usd_per_day']:.2f}", f"${ads['batch_usd_per_day']:.4f}",
+         f"${home['realtime_usd_per_day']:.2f}", f"${home['batch_usd_per_day']:.4f}"),
+    ]  # fmt: skip
+    traffic = f"{per_day(ads['requests_per_day'])} ad breaks, {per_day(home['requests_per_day'])}"
+    print(f"\nthe decision at {traffic} home visits a day (the preset's traffic):")
+    for row in table:
+        print(f"{row[0]:18} " + " ".join(f"{c:26}" for c in row[1:]))
+    lost = ads["realtime_revenue_per_day"] - ads["batch_revenue_per_day"]
+    extra = ads["realtime_usd_per_day"] - ads["batch_usd_per_day"]
+    print(
+        f"ads: batch loses ${lost:,.2f} a day (context ${av['context_cost_per_1000']:.2f} + "
+        f"freshness ${av['freshness_cost_per_1000']:.2f} per 1k breaks); real time costs "
+        f"${extra:.2f} more: {'real time' if ads['realtime_pays'] else 'batch'}."
+    )
+    click = home["break_even_usd_per_click"]
+    lost = home["realtime_clicks_per_day"] - home["batch_clicks_per_day"]
+    print(
+        f"home row: batch loses {per_day(lost)} clicks a day (context "
+        f"{100 * hv['context_cost']:.2f} points of CTR, freshness "
+        f"{100 * hv['freshness_cost']:.2f}); "
+        + (f"real time pays only if a home-row click is worth over ${click:.4f}." if click
+           else "batch loses nothing.")
+    )  # fmt: skip
     print(
         f"\n{b['users_scored']:,} users scored in {b['scoring_s']} s; {rt['ok']:,} rankings "
-        f"({rt['statuses']}); {r['seconds']} s in all. Figures: reports/demo-infra.json"
+        f"({rt['statuses']}); {r['seconds']} s in all. Figures: reports/demo-infra.json, "
+        "reports/staleness.png"
     )
 
 

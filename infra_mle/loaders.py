@@ -21,7 +21,7 @@ from infra_mle.online import OnlineScorer
 from infra_mle.schemas import HomeTitle
 from infra_mle.settings import ServiceSettings
 from infra_mle.sources import fetch_file, fetch_latest_partition, fetch_model
-from shared.artifacts import load_model
+from shared.artifacts import LoadedModel, load_model
 from shared.storage import read_manifest
 
 SURFACE = "ad_break"
@@ -52,13 +52,31 @@ class HomeRows:
 
 def load_serving_model(settings: ServiceSettings) -> Model:
     """Fetch, verify and load the model and the features; raise if anything does not fit."""
-    cache = settings.cache_dir
-    model = load_model(fetch_model(settings.url("model"), cache), surface=SURFACE)
-    snapshot, published = fetch_latest_partition(settings.url("snapshot"), cache)
-    scorer = OnlineScorer.load(model, snapshot)
-    ads = pd.read_parquet(fetch_file(settings.url("ads"), cache))
-    bids = dict(zip(ads["ad_id"].astype(str), ads["bid"].astype(float), strict=True))
-    return Model(scorer, bids, published)
+    scorer, published = load_features(load_artifact(settings), settings)
+    return Model(scorer, load_bids(settings), published)
+
+
+# The three parts of a `Model`, one function each: `sizing.py` measures each part's memory by
+# calling them in turn, so what it reports is what the service loads.
+
+
+def load_artifact(settings: ServiceSettings) -> LoadedModel:
+    """The ad-break model artifact, fetched and checksum-verified."""
+    return load_model(fetch_model(settings.url("model"), settings.cache_dir), surface=SURFACE)
+
+
+def load_features(
+    model: LoadedModel, settings: ServiceSettings
+) -> tuple[OnlineScorer, dt.datetime | None]:
+    """The newest complete feature snapshot, encoded for `model`, and when it was published."""
+    snapshot, published = fetch_latest_partition(settings.url("snapshot"), settings.cache_dir)
+    return OnlineScorer.load(model, snapshot), published
+
+
+def load_bids(settings: ServiceSettings) -> dict[str, float]:
+    """Every ad's bid, dollars per click, from the ads table."""
+    ads = pd.read_parquet(fetch_file(settings.url("ads"), settings.cache_dir))
+    return dict(zip(ads["ad_id"].astype(str), ads["bid"].astype(float), strict=True))
 
 
 def load_home_rows(settings: ServiceSettings) -> HomeRows | None:

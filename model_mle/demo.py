@@ -5,8 +5,10 @@
 Runs the three notebooks in `model_mle/notebooks/` with papermill (the reviewed `.py` sources,
 paired to `.ipynb` by jupytext), saves the executed notebooks and an HTML report of each with the
 code hidden under `reports/model_mle/`, prints the model comparison, and writes
-`reports/demo-model.json`: per surface the oracle's AUC and log loss, every model's AUC, log loss
-and ECE, and the best model. Every run is tracked in MLflow (`make mlflow-ui`).
+`reports/demo-model.json`: per surface the oracle's and the data-limited ceiling's AUC and log
+loss, every model's AUC, log loss and ECE, its gap split into `gap_data` (oracle - ceiling) and
+`gap_model` (ceiling - model), for ad breaks its revenue per 1,000 requests, and the best model.
+Every run is tracked in MLflow (`make mlflow-ui`).
 """
 
 from __future__ import annotations
@@ -78,12 +80,21 @@ def print_table(report: dict) -> None:
             continue
         s = report[surface]
         print(f"\n{surface}: test day, against the oracle (best on validation: {s['best_model']})")
-        print(f"  {'model':11} {'AUC':>7} {'gap':>7} {'log loss':>9} {'gap %':>6} {'ECE':>7}")
+        print(f"  {'model':11} {'AUC':>7} {'to orac':>7} {'to ceil':>7} {'log loss':>9} "
+              f"{'gap %':>6} {'ECE':>7} {'$/1000':>7}")  # fmt: skip
         for name in sorted(s["models"], key=MODEL_NAMES.index):
             m = s["models"][name]
-            print(f"  {name:11} {m['auc']:7.4f} {m['auc_gap']:7.4f} {m['logloss']:9.5f} "
-                  f"{m['logloss_gap_pct']:6.1f} {m['ece']:7.4f}")  # fmt: skip
-        print(f"  {'oracle':11} {s['oracle_auc']:7.4f} {'':7} {s['oracle_logloss']:9.5f}")
+            revenue = m.get("policy_revenue_per_1000")
+            print(f"  {name:11} {m['auc']:7.4f} {m['auc_gap']:7.4f} {m.get('gap_model', 0):7.4f} "
+                  f"{m['logloss']:9.5f} {m['logloss_gap_pct']:6.1f} {m['ece']:7.4f} "
+                  f"{'' if revenue is None else f'{revenue:7.2f}'}")  # fmt: skip
+        if "ceiling_auc" in s:
+            gap = s["oracle_auc"] - s["ceiling_auc"]
+            print(f"  {'ceiling':11} {s['ceiling_auc']:7.4f} {gap:7.4f} {'':7} "
+                  f"{s['ceiling_logloss']:9.5f}")  # fmt: skip
+        revenue = s.get("oracle_policy_revenue_per_1000")
+        print(f"  {'oracle':11} {s['oracle_auc']:7.4f} {'':7} {'':7} {s['oracle_logloss']:9.5f} "
+              f"{'':6} {'':7} {'' if revenue is None else f'{revenue:7.2f}'}")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,13 +34,22 @@ EPS = 1e-7
 
 def weighted_auc(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> float:
     """AUC with row weights; tied scores count one half, as sklearn's `roc_auc_score`."""
+    return auc_statistic(y, p)(np.ones(len(y)) if w is None else np.asarray(w, dtype=float))
+
+
+def auc_statistic(y: np.ndarray, p: np.ndarray) -> Callable[[np.ndarray], float]:
+    """The weighted AUC of fixed labels and scores as a function of the row weights. The
+    scores are sorted once, so a bootstrap's hundred resamples cost a few bincounts each."""
     y = np.asarray(y, dtype=bool)
-    w = np.ones(len(y)) if w is None else np.asarray(w, dtype=float)
     _, group = np.unique(p, return_inverse=True)  # groups of equal score, in score order
-    neg = np.bincount(group, w * ~y)
-    pos = np.bincount(group, w * y)
-    below = np.cumsum(neg) - neg
-    return float(np.sum(pos * (below + 0.5 * neg)) / (pos.sum() * neg.sum()))
+
+    def auc(w: np.ndarray) -> float:
+        neg = np.bincount(group, w * ~y)
+        pos = np.bincount(group, w * y)
+        below = np.cumsum(neg) - neg
+        return float(np.sum(pos * (below + 0.5 * neg)) / (pos.sum() * neg.sum()))
+
+    return auc
 
 
 def row_log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -164,7 +173,7 @@ def compare(
     for name, (p, ranking) in scored.items():
         losses, bins = row_log_loss(y, p), calibration_bins(p)
         stats: dict[str, Callable[[np.ndarray], float]] = {
-            "auc": lambda w, p=p: weighted_auc(y, p, w),
+            "auc": auc_statistic(y, p),
             "logloss": lambda w, losses=losses: float(np.sum(w * losses) / w.sum()),
             "ece": lambda w, p=p, bins=bins: expected_calibration_error(y, p, w, bins),
         }
@@ -187,4 +196,32 @@ def compare(
     oracle = frame.loc["oracle"]
     frame["auc_gap"] = oracle["auc"] - frame["auc"]
     frame["logloss_gap_pct"] = 100 * (frame["logloss"] / oracle["logloss"] - 1)
+    if CEILING in frame.index:
+        frame = frame.join(gap_split(y, {name: p for name, (p, _) in scored.items()}, n_boot))
     return frame
+
+
+CEILING = "ceiling"  # the model name of the data-limited ceiling (`ceiling.py`) in a comparison
+
+
+def gap_split(
+    y: np.ndarray, predictions: dict[str, np.ndarray], n_boot: int = N_BOOT
+) -> pd.DataFrame:
+    """Each model's AUC gap to the oracle split in two, with 95% intervals: `gap_data`, the
+    oracle's AUC minus the data-limited ceiling's (what more data would close), and
+    `gap_model`, the ceiling's minus the model's (what a better model would close). The
+    intervals are of the differences themselves: every resample weighs the rows of both
+    predictions alike, so the noise they share cancels."""
+    auc = {name: auc_statistic(y, p) for name, p in predictions.items()}
+    ceiling, oracle = auc[CEILING], auc["oracle"]
+    ones = np.ones(len(y))
+    data_gap = oracle(ones) - ceiling(ones)
+    data_low, data_high = bootstrap(lambda w: oracle(w) - ceiling(w), len(y), n_boot)
+    rows = []
+    for name, model in auc.items():
+        gap = ceiling(ones) - model(ones)
+        low, high = bootstrap(lambda w, m=model: ceiling(w) - m(w), len(y), n_boot)
+        rows.append({"model": name, "gap_data": data_gap, "gap_data_low": data_low,
+                     "gap_data_high": data_high, "gap_model": gap, "gap_model_low": low,
+                     "gap_model_high": high})  # fmt: skip
+    return pd.DataFrame(rows).set_index("model")

@@ -8,6 +8,9 @@ learn what the simulator hides.
     fm          a factorization machine: an inner product for every pair of fields, which is
                 exactly the shape of the hidden user x item taste
     dcn         DCN-v2: explicit cross layers beside a deep network
+    joint       the taste model (user x item taste with items built from their category, the
+                hour x category and device x category crosses, position as examination),
+                trained on both surfaces at once with one user table: `joint.py`
 
 Every network is a `shared.click_network.ClickNetwork` with some parts switched on, so each one
 exports to the same artifact and any service can load it.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 
 from shared.click_network import ClickNetwork, ClickNetworkSpec
 from shared.encoding import FeatureEncoder
@@ -27,24 +31,44 @@ ARCHITECTURES: dict[str, dict] = {
     "mlp": {"linear": False, "hidden": (64, 32)},
     "fm": {"linear": True, "fm": True},
     "dcn": {"linear": False, "cross_layers": 2, "hidden": (64, 32)},
+    "joint": {"linear": False, "taste": True, "examination": True},
 }
-MODEL_NAMES = ("popularity", *ARCHITECTURES)
+SURFACE_MODELS = ("popularity", "logreg", "mlp", "fm", "dcn")  # each trained on one surface
+MODEL_NAMES = (*SURFACE_MODELS, "joint")
 
 
 def build_network(
-    name: str, encoder: FeatureEncoder, embedding_dim: int = 8, dropout: float = 0.0
+    name: str,
+    encoder: FeatureEncoder,
+    embedding_dim: int = 8,
+    dropout: float = 0.0,
+    categories: pd.Series | None = None,
 ) -> ClickNetwork:
-    """A fresh network of architecture `name` for inputs encoded by `encoder`."""
+    """A fresh network of architecture `name` for inputs encoded by `encoder`. A taste network
+    also takes each item's public category (`categories`: item id -> category); without it
+    every item is in the one "unknown" category."""
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown network {name!r}; choose one of {', '.join(ARCHITECTURES)}")
+    parts = dict(ARCHITECTURES[name])
+    names: list[str] = []
+    if parts.get("taste"):
+        names = sorted(categories.astype(str).unique()) if categories is not None else []
+        parts["item_categories"] = len(names) + 1  # index 0: an item of unknown category
     spec = ClickNetworkSpec(
         vocab_sizes=encoder.vocab_sizes,
         n_dense=len(encoder.dense),
         embedding_dim=embedding_dim,
         dropout=dropout,
-        **ARCHITECTURES[name],
+        **parts,
     )
-    return ClickNetwork(spec)
+    network = ClickNetwork(spec)
+    if names:
+        assert categories is not None
+        items = pd.Index(encoder.categorical["item_id"])
+        of_item = categories.astype(str).reindex(items)
+        codes = pd.Index(names).get_indexer(of_item.fillna(""))  # -1 where unknown
+        network.item_category[1:] = torch.from_numpy(codes + 1)  # row 0: the unknown item
+    return network
 
 
 class PopularityModel:

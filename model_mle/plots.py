@@ -52,12 +52,15 @@ def reliability_plot(curves: dict[str, pd.DataFrame], title: str) -> Figure:
 
 
 def gap_plot(table: pd.DataFrame, metric: str, title: str) -> Figure:
-    """Each model's metric with its 95% interval, the oracle's as a line."""
-    models = table.drop(index="oracle")
+    """Each model's metric with its 95% interval, the oracle's (and the data-limited
+    ceiling's, when the table has it) as a line."""
+    models = table.drop(index=["oracle", "ceiling"], errors="ignore")
     fig, ax = plt.subplots(figsize=(6, 3))
     errors = [models[metric] - models[f"{metric}_low"], models[f"{metric}_high"] - models[metric]]
     ax.errorbar(models.index, models[metric], yerr=errors, fmt="o", capsize=4)
     ax.axhline(table.loc["oracle", metric], color="tab:green", linestyle="--", label="oracle")
+    if "ceiling" in table.index:
+        ax.axhline(table.loc["ceiling", metric], color="tab:orange", linestyle=":", label="ceiling")
     ax.set_ylabel(metric)
     ax.set_title(title)
     ax.legend()

@@ -41,6 +41,9 @@ class TrainConfig:
     max_epochs: int = 8
     patience: int = 1  # epochs without a better validation log loss before stopping
     dropout: float = 0.0
+    # The joint model's Gaussian prior on its whole tables (instead of `l2`): about the size of
+    # the tastes and biases it learns; chosen on the validation day (README, "The joint model").
+    prior_std: float = 0.5
     seed: int = field(default_factory=lambda: get_settings().seed)
     device: str = "auto"  # "auto": CUDA when there is one, else the CPU
 
@@ -154,8 +157,18 @@ def train_model(
     train: pd.DataFrame,
     valid: pd.DataFrame,
     progress: bool = True,
+    categories: pd.Series | None = None,
 ) -> TrainedModel:
-    """Fit `config.model` on the training rows of `surface`, choosing the epoch on `valid`."""
+    """Fit `config.model` on the training rows of `surface`, choosing the epoch on `valid`.
+    The joint model trained here sees this surface only (`joint.train_joint` trains it on
+    both); it reads each item's category from `categories`."""
+    if config.model == "joint":
+        from model_mle.joint import train_joint
+
+        categories_of = {surface: categories} if categories is not None else None
+        return train_joint(config, {surface: train}, {surface: valid}, categories_of, progress)[
+            surface
+        ]
     started = time.perf_counter()
     if config.model == "popularity":
         model = TrainedModel("popularity", surface, config, baseline=PopularityModel(surface))

@@ -9,9 +9,22 @@ team that trained it (`infra_mle` never imports `model_mle`):
                       user x item taste or an hour x item effect can be learned
     cross_layers = L  DCN-v2 cross network: x_{l+1} = x_0 * (W_l x_l + b_l) + x_l
     hidden = (64, 32) a deep network over the field embeddings and the numbers (an MLP)
+    taste             the user x item taste the way a streaming catalogue is built: user bias +
+                      item bias + <user, category + item offset> + hour x category + device x
+                      category + a weight per number. An item's vector starts from its public
+                      category's, so an item with few impressions borrows from its category;
+                      `item_categories` sizes the category table, and the `item_category`
+                      buffer (saved with the weights) maps each item to its category.
+    examination       position as a multiplicative term, p = exam(position) x sigmoid(logit):
+                      a lower slot is seen less, whatever its content, so the slot scales the
+                      probability instead of adding to the taste. Ranking at one slot is then
+                      ranking by the taste alone.
 
-The logit is the sum of the parts that are switched on. `model_mle/models.py` names the
-combinations it compares (logreg, mlp, fm, dcn).
+The logit is the sum of the parts that are switched on; with `examination` the network returns
+the logit of exam x sigmoid(that sum), so every caller keeps reading p = sigmoid(output).
+`model_mle/models.py` names the combinations it compares (logreg, mlp, fm, dcn, joint). The
+joint model is `taste` + `examination` trained on both surfaces at once with one user table
+(`model_mle/joint.py`); each surface's network is exported with its own copy of that table.
 
     model = ClickNetwork(ClickNetworkSpec(vocab_sizes=(6001, 301, 25, 5, 4), n_dense=17, fm=True))
     logits = model(categorical, dense)      # (n,) from int64 (n, 5) and float32 (n, 17)
@@ -24,6 +37,12 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from shared.encoding import CATEGORICAL_FIELDS
+
+USER, ITEM, HOUR, DEVICE, POSITION = (
+    CATEGORICAL_FIELDS.index(f) for f in ("user_id", "item_id", "hour", "device", "position")
+)
+
 
 @dataclass(frozen=True)
 class ClickNetworkSpec:
@@ -35,10 +54,17 @@ class ClickNetworkSpec:
     cross_layers: int = 0
     hidden: tuple[int, ...] = ()
     dropout: float = 0.0
+    taste: bool = False
+    item_categories: int = 0  # the taste part's category vocabulary, index 0 being "unknown"
+    examination: bool = False
 
     def __post_init__(self) -> None:
-        if not (self.linear or self.fm or self.cross_layers or self.hidden):
-            raise ValueError("a click network needs at least one part: linear, fm, cross or hidden")
+        if not (self.linear or self.fm or self.cross_layers or self.hidden or self.taste):
+            raise ValueError(
+                "a click network needs at least one part: linear, fm, cross, hidden or taste"
+            )
+        if self.taste and self.item_categories < 1:
+            raise ValueError("the taste part needs item_categories (1 when all are unknown)")
         if not self.vocab_sizes or min(self.vocab_sizes) < 1:
             raise ValueError(f"every field needs a vocabulary, got {self.vocab_sizes}")
 
@@ -78,12 +104,68 @@ class ClickNetwork(nn.Module):
         self.deep = nn.Sequential(*layers)
         head_width = (wide if spec.cross_layers else 0) + (width if spec.hidden else 0)
         self.head = nn.Linear(head_width, 1) if head_width else None
+        if spec.taste:
+            self._build_taste(spec)
+        if spec.examination:
+            # exam = sigmoid(raw): in (0, 1) for every slot, near 1 at the start
+            self.examination = nn.Parameter(torch.full((spec.vocab_sizes[POSITION],), 3.0))
+
+    def _build_taste(self, spec: ClickNetworkSpec) -> None:
+        k, n_categories = spec.embedding_dim, spec.item_categories
+        users, items = spec.vocab_sizes[USER], spec.vocab_sizes[ITEM]
+        self.register_buffer("item_category", torch.zeros(items, dtype=torch.long))
+        self.user_taste = nn.Embedding(users, k)
+        self.user_bias = nn.Embedding(users, 1)
+        self.item_taste = nn.Embedding(items, k)  # the item's offset from its category
+        self.item_bias = nn.Embedding(items, 1)
+        self.category_taste = nn.Embedding(n_categories, k)
+        self.hour_category = nn.Embedding(spec.vocab_sizes[HOUR], n_categories)
+        self.device_category = nn.Embedding(spec.vocab_sizes[DEVICE], n_categories)
+        self.taste_dense = nn.Linear(spec.n_dense, 1, bias=False)
+        for table in self.taste_tables():
+            nn.init.normal_(table.weight, std=0.01)  # small: every term starts near zero
+
+    def taste_tables(self) -> list[nn.Embedding]:
+        """The taste part's tables, which its prior (an L2 penalty on the whole tables, see
+        `model_mle.joint`) keeps near zero unless the clicks say otherwise."""
+        return [
+            self.user_taste, self.user_bias, self.item_taste, self.item_bias,
+            self.category_taste, self.hour_category, self.device_category,
+        ]  # fmt: skip
+
+    def taste_logit(self, categorical: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        user, item = categorical[:, USER], categorical[:, ITEM]
+        category = self.item_category[item]
+        item_vector = self.category_taste(category) + self.item_taste(item)
+        of_category = category[:, None]
+        crosses = self.hour_category(categorical[:, HOUR]).gather(1, of_category)
+        crosses = crosses + self.device_category(categorical[:, DEVICE]).gather(1, of_category)
+        return (
+            (self.user_taste(user) * item_vector).sum(1)
+            + self.user_bias(user)[:, 0]
+            + self.item_bias(item)[:, 0]
+            + crosses[:, 0]
+            + self.taste_dense(dense)[:, 0]
+        )
 
     def forward(self, categorical: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        logit = self.relevance(categorical, dense)
+        if not self.spec.examination:
+            return logit
+        # log p = log exam + log sigmoid(logit); returned as logit(p) = log p - log(1 - p)
+        exam = nn.functional.logsigmoid(self.examination[categorical[:, POSITION]])
+        log_p = (exam + nn.functional.logsigmoid(logit)).clamp(max=-1e-6)
+        return log_p - torch.log(-torch.expm1(log_p))
+
+    def relevance(self, categorical: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        """The logit of a click once the slot has been seen (the whole logit without
+        `examination`)."""
         rows = categorical + self.offsets
         logit = self.bias.expand(rows.shape[0])
         if self.spec.linear:
             logit = logit + self.weights(rows).sum((1, 2)) + self.dense_weights(dense)[:, 0]
+        if self.spec.taste:
+            logit = logit + self.taste_logit(categorical, dense)
         if not hasattr(self, "embedding"):
             return logit
         v = self.embedding(rows)  # (n, fields, k)

@@ -43,6 +43,7 @@ AD_CATEGORIES = ("auto", "finance", "food", "retail", "travel", "gaming", "healt
 COUNTRIES = ("US", "GB", "DE", "FR", "BR", "IN", "JP", "MX")
 
 ID_PATTERN = r"[A-Za-z0-9_.-]+"  # no spaces, quotes, control characters or path separators
+MAX_WATCH_TIME_S = 86_400.0  # one play cannot outlast the day it is logged in
 ID_MAX_LENGTH = 64  # our ids are 8-24 characters; a megabyte "id" is an attack or a bug
 INT32 = (-(2**31), 2**31 - 1)  # int columns are stored as int32 (Arrow, Spark, Parquet)
 # RFC 3339 with a zone and at most millisecond precision: what every writer of the log sends.
@@ -220,14 +221,13 @@ EVENTS = TableSchema(
         Column("device", "enum", True, "The device of the session.", DEVICES),
         id_column("context_title_id", False, "The title being watched (ad breaks only)."),
         id_column("impression_id", False, "For clicks and plays: the impression's id."),
-        # One play cannot outlast the day it is logged in.
         Column(
             "watch_time_s",
             "float",
             False,
             "Seconds watched (plays only).",
             minimum=0.0,
-            maximum=86_400.0,
+            maximum=MAX_WATCH_TIME_S,
         ),
     ),
 )

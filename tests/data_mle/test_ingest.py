@@ -1,18 +1,24 @@
 """The ingest job on real Spark: every injected fault is quarantined under its reason, every day
-reconciles, re-runs are byte-identical, and a crash leaves the old partition."""
+reconciles, re-runs are byte-identical, a crash leaves the old partition, and a partition its
+manifest does not describe is refused."""
 
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
+import subprocess
+import sys
 
 import pyarrow.parquet as pq
 import pytest
 
 import data_mle.spark_io
-from data_mle.ingest import ingest_day
+from data_mle.ingest import ManifestMismatch, ingest_day
 from shared.lake import BUSINESS_EVENTS_FILE, Lake, Table
+from shared.settings import REPO_ROOT
 from shared.storage import verify_partition
+from tests.data_mle.bad_lines import reseal
 from tests.data_mle.conftest import DAYS, START, land
 
 pytestmark = pytest.mark.slow
@@ -81,8 +87,10 @@ def test_quarantine_keeps_each_rejected_line_verbatim(ingested, faulty_dataset):
         .splitlines()
     )
     quarantine = pq.read_table(lake.quarantine_events(day) / "part-0.parquet")
+    assert quarantine.num_rows > 0
     for row in quarantine.to_pylist():
-        assert raw[row["line"]] == row["raw"]
+        assert row["file"] == BUSINESS_EVENTS_FILE
+        assert raw[row["line"] - 1] == row["raw"]  # lines count from 1, as editors do
         assert row["reason"] and row["detail"]
 
 
@@ -134,8 +142,8 @@ def test_an_event_already_in_an_earlier_day_is_a_duplicate(spark, clean_dataset,
     old = gzip.decompress((lake.raw_events(first) / BUSINESS_EVENTS_FILE).read_bytes()).splitlines(
         keepends=True
     )[:5]
-    target = lake.raw_events(second) / BUSINESS_EVENTS_FILE
-    target.write_bytes(gzip.compress(gzip.decompress(target.read_bytes()) + b"".join(old)))
+    lines = gzip.decompress((lake.raw_events(second) / BUSINESS_EVENTS_FILE).read_bytes())
+    reseal(lake.raw_events(second), texts={BUSINESS_EVENTS_FILE: lines + b"".join(old)})
 
     counts = ingest_day(spark, lake, second)
     assert counts["duplicates"] == {"earlier_day": 5}
@@ -146,3 +154,33 @@ def test_an_event_already_in_an_earlier_day_is_a_duplicate(spark, clean_dataset,
 def test_a_missing_raw_partition_is_a_clear_error(spark, tmp_path):
     with pytest.raises(FileNotFoundError, match="no raw partition for 2026-01-05"):
         ingest_day(spark, Lake(tmp_path), START)
+
+
+def test_a_partition_its_manifest_disagrees_with_is_refused(spark, clean_dataset, tmp_path):
+    world, _ = clean_dataset
+    lake = land(world, tmp_path / "lake")
+    raw = lake.raw_events(START)
+    (raw / "stray.jsonl.gz").write_bytes(gzip.compress(b"{}\n"))
+    with pytest.raises(ManifestMismatch, match=r"not listed: stray\.jsonl\.gz$"):
+        ingest_day(spark, lake, START)
+    (raw / "stray.jsonl.gz").unlink()
+    (raw / BUSINESS_EVENTS_FILE).unlink()
+    with pytest.raises(ManifestMismatch, match=rf"listed but missing: {BUSINESS_EVENTS_FILE}$"):
+        ingest_day(spark, lake, START)
+    assert not lake.bronze_events(START).exists()
+
+
+def test_the_command_refuses_a_mismatched_partition_with_exit_2(clean_dataset, tmp_path):
+    world, _ = clean_dataset
+    lake = land(world, tmp_path / "lake")
+    (lake.raw_events(START) / "stray.jsonl.gz").write_bytes(b"")
+    result = subprocess.run(
+        [sys.executable, "-m", "data_mle.ingest", "--day", START.isoformat(),
+         "--lake", str(lake.root)],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )  # fmt: skip
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ingest: error:")]
+    assert len(errors) == 1 and "not listed: stray.jsonl.gz" in errors[0]
+    assert "Traceback" not in result.stderr

@@ -1,5 +1,5 @@
-"""Spark unit tests on tiny frames: de-duplication and the time rules of the ingest, checked
-with pyspark's own DataFrame assertions."""
+"""Spark unit tests on tiny frames: de-duplication of the ingest, checked with pyspark's own
+DataFrame assertions."""
 
 from __future__ import annotations
 
@@ -8,27 +8,38 @@ import datetime as dt
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from data_mle.ingest import deduplicate
+from data_mle.ingest import mark_duplicates
 
 pytestmark = pytest.mark.slow
+LINES = "event_id string, file string, line long"
 
 
 def test_the_first_line_of_an_event_id_is_kept(spark):
     accepted = spark.createDataFrame(
-        [("e1", 3), ("e2", 1), ("e1", 7), ("e3", 2), ("e1", 9)], "event_id string, line long"
-    )
-    kept, removed = deduplicate(accepted, earlier_ids=None)
-    assertDataFrameEqual(kept, [("e1", 3), ("e2", 1), ("e3", 2)])
+        [("e1", "a.gz", 3), ("e2", "a.gz", 1), ("e1", "a.gz", 7), ("e3", "a.gz", 2),
+         ("e1", "a.gz", 9)],
+        LINES,
+    )  # fmt: skip
     expected = spark.createDataFrame(
-        [("e1", 7, "same_day"), ("e1", 9, "same_day")],
-        "event_id string, line long, duplicate_of string",
+        [("e1", "a.gz", 3, None), ("e2", "a.gz", 1, None), ("e3", "a.gz", 2, None),
+         ("e1", "a.gz", 7, "same_day"), ("e1", "a.gz", 9, "same_day")],
+        f"{LINES}, duplicate_of string",
+    )  # fmt: skip
+    assertDataFrameEqual(mark_duplicates(accepted, earlier_ids=None), expected)
+
+
+def test_files_are_ordered_by_name_then_line(spark):
+    accepted = spark.createDataFrame([("e1", "b.gz", 1), ("e1", "a.gz", 5)], LINES)
+    marked = mark_duplicates(accepted, earlier_ids=None)
+    assertDataFrameEqual(
+        marked.filter("duplicate_of IS NULL").select("file", "line"), [("a.gz", 5)]
     )
-    assertDataFrameEqual(removed, expected)
 
 
 def test_an_id_an_earlier_day_holds_is_removed(spark):
-    accepted = spark.createDataFrame([("e1", 1), ("e2", 2)], "event_id string, line long")
+    accepted = spark.createDataFrame([("e1", "a.gz", 1), ("e2", "a.gz", 2)], LINES)
     earlier = spark.createDataFrame([("e2", dt.date(2026, 1, 5))], "event_id string, day date")
-    kept, removed = deduplicate(accepted, earlier_ids=earlier)
-    assertDataFrameEqual(kept, [("e1", 1)])
-    assertDataFrameEqual(removed.select("event_id", "duplicate_of"), [("e2", "earlier_day")])
+    marked = mark_duplicates(accepted, earlier_ids=earlier)
+    assertDataFrameEqual(
+        marked.select("event_id", "duplicate_of"), [("e1", None), ("e2", "earlier_day")]
+    )

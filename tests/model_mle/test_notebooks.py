@@ -44,6 +44,24 @@ def test_the_report_holds_every_model_against_the_oracle(demo):
             assert 0 <= m["ece"] < 0.2, name
 
 
+def test_the_report_splits_each_gap_at_the_data_limited_ceiling(demo):
+    report, _ = demo
+    for surface in ("ad_break", "home_row"):
+        s = report[surface]
+        ceiling_gap = s["oracle_auc"] - s["ceiling_auc"]
+        low, high = s["gap_data_ci"]
+        assert low <= ceiling_gap <= high
+        assert s["ceiling_auc"] > 0.5 and s["ceiling_logloss"] > 0
+        for name, m in s["models"].items():
+            assert m["gap_data"] == pytest.approx(ceiling_gap), name
+            assert m["gap_data"] + m["gap_model"] == pytest.approx(m["auc_gap"]), name
+    ads = report["ad_break"]
+    assert ads["oracle_policy_revenue_per_1000"] > 0
+    for name, m in ads["models"].items():  # eCPM ranking of fresh requests, per model
+        low, high = m["policy_revenue_ci"]
+        assert 0 < low <= m["policy_revenue_per_1000"] <= high, name
+
+
 def test_executed_notebooks_and_code_free_html_are_written(demo):
     _, reports = demo
     for name in ORDER:

@@ -46,12 +46,24 @@ def rows():
     return frame
 
 
-@pytest.fixture
-def exported(tmp_path, rows):
+NETWORKS = {
+    "fm": {"fm": True, "hidden": (8,)},
+    # the joint model's parts: the item -> category buffer travels in weights.pt with the rest
+    "joint": {"linear": False, "taste": True, "item_categories": 3, "examination": True},
+}
+
+
+@pytest.fixture(params=list(NETWORKS))
+def exported(request, tmp_path, rows):
+    """An exported network of each kind: every check below holds for both."""
     encoder = FeatureEncoder.fit(rows, CATEGORICAL_FIELDS, dense_columns("ad_break"))
     torch.manual_seed(0)
-    spec = ClickNetworkSpec(encoder.vocab_sizes, len(encoder.dense), fm=True, hidden=(8,))
+    spec = ClickNetworkSpec(encoder.vocab_sizes, len(encoder.dense), **NETWORKS[request.param])
     network = ClickNetwork(spec)
+    if spec.taste:
+        network.item_category[1:] = torch.tensor([1, 2])  # ad1, ad2: two categories
+        for table in network.taste_tables():  # away from the near-zero start, so that a
+            torch.nn.init.normal_(table.weight, std=0.5)  # wrong table would show
     path = export_model(
         Lake(tmp_path), network, encoder, surface="ad_break", model="fm",
         metrics={"auc": 0.7}, training_window=("2026-01-06", "2026-01-08"),
