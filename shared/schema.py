@@ -54,9 +54,16 @@ TIMESTAMP_PATTERN = (
 
 
 def whole(pattern: str) -> str:
-    """`pattern` anchored to the whole text, as Rust (pydantic) and Java (Spark) both read it:
-    `\\A` and `\\z`, because `$` also matches before a final newline in Java (and Python)."""
+    """`pattern` anchored to the whole text as Java's regex (Spark's `rlike`) reads it: `\\A` and
+    `\\z`, because Java's `$` also matches before a final newline."""
     return rf"\A(?:{pattern})\z"
+
+
+def whole_for_json_schema(pattern: str) -> str:
+    """`pattern` anchored to the whole text in the dialect JSON Schema (ECMA-262) and pydantic's Rust
+    engine share: there `$` matches only at the very end, and `\\z` is not known to every tool
+    (OpenAPI clients and fuzzers) that reads the published schema."""
+    return rf"^(?:{pattern})$"
 
 
 @dataclass(frozen=True)
@@ -179,7 +186,7 @@ def _constraints(c: Column) -> dict[str, Any]:
     low, high = c.bounds()
     limits = {
         "ge": low, "le": high, "max_length": c.max_length,
-        "pattern": whole(c.pattern) if c.pattern else None,
+        "pattern": whole_for_json_schema(c.pattern) if c.pattern else None,
         "allow_inf_nan": False if c.kind == "float" else None,  # NaN is no measurement
     }  # fmt: skip
     return {k: v for k, v in limits.items() if v is not None}
