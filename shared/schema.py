@@ -60,9 +60,9 @@ def whole(pattern: str) -> str:
 
 
 def whole_for_json_schema(pattern: str) -> str:
-    """`pattern` anchored to the whole text in the dialect JSON Schema (ECMA-262) and pydantic's Rust
-    engine share: there `$` matches only at the very end, and `\\z` is not known to every tool
-    (OpenAPI clients and fuzzers) that reads the published schema."""
+    """`pattern` anchored to the whole text in the dialect that JSON Schema (ECMA-262) and
+    pydantic's Rust engine share: there `$` matches only at the very end, and `\\z` is not known
+    to every tool (OpenAPI clients and fuzzers) that reads the published schema."""
     return rf"^(?:{pattern})$"
 
 
