@@ -20,7 +20,10 @@ def main() -> None:
     entry = generator.run()
     print("ETL throughput (Spark ingest and features, small to medium)...", flush=True)
     etl_entry = etl.run()
-    print("model quality against the oracle (small preset, 14 and 7 days)...", flush=True)
+    print(
+        "model quality: the joint model and the ceiling at 6, 11 and 23 training days...",
+        flush=True,
+    )
     model_entry = model.run()
     print("serving: the ranking service and the batch job (infra_mle) ...", flush=True)
     serving_entry = serving.run_isolated()

@@ -15,7 +15,7 @@
 4. Re-runs one day and shows its checksums unchanged.
 
 Everything lives in its own lake, `<lake root>/demo-data` (replaced on each run), and the figures
-go to `reports/demo-data.json`.
+go to `reports/demo-data.json` (`reports/demo-data-<orchestrator>.json` for the others).
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         zone: str(lake.zone(zone)) for zone in ("raw", "bronze", "quarantine", "silver", "gold")
     }
     atomic_write_json(out, report)
-    print(f"\nwrote {settings.reports_dir / 'demo-data.json'}; the demo took {report['seconds']} s")
+    print(f"\nwrote {out}; the demo took {report['seconds']} s")
     print("outputs: " + ", ".join(f"{k} {v}" for k, v in report["paths"].items()))
     good = all(d["ok"] and d["reconciled"] for d in report["days"].values())
     return 0 if good and not broken.ok and no_training and untouched and same else 1
