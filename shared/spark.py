@@ -29,6 +29,10 @@ SESSION_CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     # Parquet timestamps as UTC instants (the default INT96 reads back without a zone).
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    # The ingest's checks compile to methods over 8,000 bytes of bytecode, which the JVM never
+    # JIT-compiles (HotSpot's DontCompileHugeMethods): past this limit Spark generates smaller
+    # code per expression instead. Ingest of a small-preset day: 6.6 s -> 5.9 s (2026-12-06).
+    "spark.sql.codegen.hugeMethodLimit": "8000",
 }
 
 
