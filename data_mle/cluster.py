@@ -46,9 +46,10 @@ def job_env() -> dict[str, str]:
     """What a process of the cluster or an application on it needs in its environment.
 
     `PYSPARK_PYTHON`: spark-submit starts the driver's Python with it (else whatever `python3` is
-    on PATH), and the driver tells the executors to run its UDFs (ingest's validation) with the
-    same, so both run this interpreter and its packages. `SPARK_LOCAL_IP`: every JVM binds and
-    advertises loopback, the web UIs included (they bind 0.0.0.0 otherwise)."""
+    on PATH), and the driver tells the executors to run any Python it ships (UDFs, infra_mle's
+    batch scoring) with the same, so both run this interpreter and its packages.
+    `SPARK_LOCAL_IP`: every JVM binds and advertises loopback, the web UIs included
+    (they bind 0.0.0.0 otherwise)."""
     return {"PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": HOST}
 
 

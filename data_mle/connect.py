@@ -6,8 +6,8 @@ instead of starting a JVM each (about 6 s here).
 
     python -m data_mle.connect serve               # runs one until Ctrl-C
 
-The server runs the Python UDFs of its clients (the ingest job's validation) with this
-interpreter, so clients and server share one environment. On a cluster the server would be the
+The server runs the Python its clients ship (UDFs, `mapInPandas`: infra_mle's batch scoring) with
+this interpreter, so clients and server share one environment. On a cluster the server would be the
 cluster's own, and jobs would only need its `sc://` URL.
 """
 
