@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from data_mle.validate import REASONS
-from shared.schema import EVENTS, TIMESTAMP_PATTERN, Column, TableSchema, whole
+from shared.schema import EVENTS, TIMESTAMP_PATTERN, Column, TableSchema, whole_for_spark
 
 NUMBER_TYPES = ("BIGINT", "DECIMAL", "DOUBLE")  # how schema_of_variant names a JSON number
 STRICT_JSON = {  # from_json's leniencies, switched off: the reference accepts none of them
@@ -80,10 +80,16 @@ def _field_rules(c: Column) -> list[tuple[str, Any, Any]]:
             rules.append(("impossible_value", given & (F.length(value) > c.max_length), detail))
         if c.pattern is not None:
             detail = F.lit(f"{c.name}: empty, or characters outside {c.pattern}")
-            rules.append(("impossible_value", given & ~value.rlike(whole(c.pattern)), detail))
+            rules.append(
+                ("impossible_value", given & ~value.rlike(whole_for_spark(c.pattern)), detail)
+            )
     elif c.kind == "timestamp":
         text = F.col(f"_s_{c.name}")
-        bad = (json_type != "STRING") | ~text.rlike(whole(TIMESTAMP_PATTERN)) | value.isNull()
+        bad = (
+            (json_type != "STRING")
+            | ~text.rlike(whole_for_spark(TIMESTAMP_PATTERN))
+            | value.isNull()
+        )
         rules.append(("wrong_type", checked & bad, got("an RFC 3339 time with a zone")))
     elif c.kind == "int":
         low, high = c.bounds()

@@ -42,7 +42,7 @@ from fullstack_mle.visit import Catalogue, ServiceError, make_visit
 from infra_mle.sources import fetch_file
 from shared.http_guard import DateTimeText, StrictJSONBodies, refusals
 from shared.lake import ENTITIES, entity_key
-from shared.schema import DEVICES, EVENTS
+from shared.schema import DEVICES, EVENTS, IdText
 from shared.settings import get_settings
 
 HERE = Path(__file__).resolve().parent
@@ -52,7 +52,7 @@ PICKER_USERS = 24  # users offered in the viewer's picker (any id can be typed)
 class VisitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    user_id: IdText
     device: str | None = Field(None, description="Default: the user's primary device.")
     time: DateTimeText | None = Field(None, description="Default: now, on the open day.")
 

@@ -4,22 +4,21 @@ schemathesis fuzzes. Strict: unknown fields, wrong types and oversized lists are
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     field_validator,
 )
 
 from shared.http_guard import DateTimeText
-from shared.schema import DEVICES
+from shared.schema import DEVICES, IdText
 
 MAX_CANDIDATES = 100  # an ad break picks from tens of eligible ads; more is a client bug
 # Ids are short and plain; anything else is refused before it reaches a lookup or a log line.
-Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+Id = IdText
 
 
 class RankRequest(BaseModel):

@@ -26,7 +26,14 @@ from functools import cache
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, create_model
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    create_model,
+)  # fmt: skip
 from pydantic import Field as PydanticField
 from pydantic_core import PydanticCustomError
 
@@ -53,7 +60,7 @@ TIMESTAMP_PATTERN = (
 )
 
 
-def whole(pattern: str) -> str:
+def whole_for_spark(pattern: str) -> str:
     """`pattern` anchored to the whole text as Java's regex (Spark's `rlike`) reads it: `\\A` and
     `\\z`, because Java's `$` also matches before a final newline."""
     return rf"\A(?:{pattern})\z"
@@ -64,6 +71,16 @@ def whole_for_json_schema(pattern: str) -> str:
     pydantic's Rust engine share: there `$` matches only at the very end, and `\\z` is not known
     to every tool (OpenAPI clients and fuzzers) that reads the published schema."""
     return rf"^(?:{pattern})$"
+
+
+# An id in a request body (the ranking service, the web app): the contract's id rule, as pydantic
+# checks it and as the OpenAPI schema publishes it.
+IdText = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=ID_MAX_LENGTH, pattern=whole_for_json_schema(ID_PATTERN)
+    ),
+]
 
 
 @dataclass(frozen=True)
