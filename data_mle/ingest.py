@@ -38,6 +38,7 @@ import datetime as dt
 import gzip
 import sys
 import zlib
+from collections import Counter
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -152,21 +153,27 @@ def classify(lines: Any, day: dt.date) -> Any:
     )
 
 
-def mark_duplicates(accepted: Any, earlier_ids: Any | None) -> Any:
-    """`accepted` with `duplicate_of`: null for the line kept, `same_day` for each later line
-    (by file, then line) of an event id the day already has, `earlier_day` for an id a bronze
-    partition of the days before already holds (`earlier_ids`, None when there is none)."""
+def mark_duplicates(rows: Any, earlier_ids: Any | None) -> Any:
+    """`rows` (with `event_id`, `file`, `line` and `reason`) with `duplicate_of`, for accepted
+    rows (`reason` null; null for every other row): null for the line kept, `same_day` for each
+    later line (by file, then line) of an event id the day already accepted, `earlier_day` for
+    an id a bronze partition of the days before already holds (`earlier_ids`, None when there is
+    none). A quarantined line never makes an accepted one a duplicate."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    first = Window.partitionBy("event_id").orderBy("file", "line")
-    ranked = accepted.withColumn("_n", F.row_number().over(first))
-    duplicate_of = F.when(F.col("_n") > 1, F.lit("same_day"))
+    accepted = F.col("reason").isNull()
+    # Accepted lines first (false sorts before true), so an accepted line's number counts only
+    # the accepted lines before it.
+    first = Window.partitionBy("event_id").orderBy(~accepted, "file", "line")
+    ranked = rows.withColumn("_n", F.row_number().over(first))
+    duplicate_of = F.when(accepted & (F.col("_n") > 1), F.lit("same_day"))
     if earlier_ids is not None:
+        # A few days of ids, a few MB at most: each task gets a copy, and the day's lines stay put.
         seen = earlier_ids.select("event_id").distinct().withColumn("_seen", F.lit(True))
-        ranked = ranked.join(seen, "event_id", "left")
-        duplicate_of = duplicate_of.when(F.col("_seen"), F.lit("earlier_day"))
-    return ranked.withColumn("duplicate_of", duplicate_of).select(*accepted.columns, "duplicate_of")
+        ranked = ranked.join(F.broadcast(seen), "event_id", "left")
+        duplicate_of = duplicate_of.when(accepted & F.col("_seen"), F.lit("earlier_day"))
+    return ranked.withColumn("duplicate_of", duplicate_of).select(*rows.columns, "duplicate_of")
 
 
 def _whole_files(spark: Any, bad: dict[str, str]) -> Any:
@@ -195,37 +202,39 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
             file=sys.stderr,
         )
     lines = read_lines(spark, raw, [n for n in sorted(files) if n not in bad])
-    # A gzip file is one task; the checks cost more than the reading: spread them over the cores.
-    lines = lines.repartition(int(spark.conf.get("spark.sql.shuffle.partitions")))
     rows = classify(lines, day)
-    # Counted, de-duplicated and written from one parse; the text is kept for quarantine only.
-    rows = rows.withColumn("raw", F.when(F.col("reason").isNotNull(), F.col("raw"))).cache()
-    marked = None
+    earlier = [
+        lake.bronze_events(d)
+        for d in (day - dt.timedelta(days=k) for k in range(1, DEDUP_LOOKBACK_DAYS + 1))
+        if lake.bronze_events(d).is_dir()
+    ]
+    earlier_ids = spark.read.parquet(*map(str, earlier)) if earlier else None
+    # The text is kept for quarantine only. Checked, counted, de-duplicated and written from one
+    # parse: the counts below fill the cache that both writes read.
+    rows = rows.withColumn("raw", F.when(F.col("reason").isNotNull(), F.col("raw")))
+    marked = mark_duplicates(rows, earlier_ids).cache()
     try:
-        by_reason = {r["reason"]: r["count"] for r in rows.groupBy("reason").count().collect()}
-        earlier = [
-            lake.bronze_events(d)
-            for d in (day - dt.timedelta(days=k) for k in range(1, DEDUP_LOOKBACK_DAYS + 1))
-            if lake.bronze_events(d).is_dir()
-        ]
-        earlier_ids = spark.read.parquet(*map(str, earlier)) if earlier else None
-        marked = mark_duplicates(rows.filter("reason IS NULL"), earlier_ids).cache()
-        outcomes = marked.groupBy("duplicate_of", "is_late").count().collect()
-
+        outcomes = marked.groupBy("reason", "duplicate_of", "is_late").count().collect()
+        quarantined: Counter[str] = Counter()
+        duplicates: Counter[str] = Counter()
+        accepted = late = 0
+        for r in outcomes:
+            if r["reason"] is not None:
+                quarantined[r["reason"]] += r["count"]
+            elif r["duplicate_of"] is not None:
+                duplicates[r["duplicate_of"]] += r["count"]
+            else:
+                accepted += r["count"]
+                late += r["count"] if r["is_late"] else 0
         unread_lines = {name: files[name]["rows"] for name in bad}
-        quarantined = {r: n for r, n in by_reason.items() if r is not None}
         if bad:
             quarantined[UNREADABLE] = sum(unread_lines.values())
-        duplicates: dict[str, int] = {}
-        for r in outcomes:
-            if r["duplicate_of"] is not None:
-                duplicates[r["duplicate_of"]] = duplicates.get(r["duplicate_of"], 0) + r["count"]
         counts = {
-            "input_lines": sum(by_reason.values()) + sum(unread_lines.values()),
-            "accepted": sum(r["count"] for r in outcomes if r["duplicate_of"] is None),
-            "late": sum(r["count"] for r in outcomes if r["duplicate_of"] is None and r["is_late"]),
-            "quarantined": quarantined,
-            "duplicates": duplicates,
+            "input_lines": sum(r["count"] for r in outcomes) + sum(unread_lines.values()),
+            "accepted": accepted,
+            "late": late,
+            "quarantined": dict(quarantined),
+            "duplicates": dict(duplicates),
             "files_quarantined": {
                 name: {"reason": UNREADABLE, "detail": why, "lines": unread_lines[name]}
                 for name, why in bad.items()
@@ -238,13 +247,14 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
                 f"{day}: {counts['input_lines']} lines in, but accepted + quarantined + "
                 f"duplicates = {total}; nothing was written"
             )
-        quarantine = rows.filter("reason IS NOT NULL").select(
+        quarantine = marked.filter("reason IS NOT NULL").select(
             "file", "line", "reason", "detail", F.make_valid_utf8("raw").alias("raw")
         )
         if bad:
             quarantine = quarantine.unionByName(_whole_files(spark, bad))
         write_partition(quarantine, lake.quarantine_events(day), ["file", "line"])
-        bronze = marked.filter("duplicate_of IS NULL").select(*EVENTS.names, "is_late")
+        bronze = marked.filter("reason IS NULL AND duplicate_of IS NULL")
+        bronze = bronze.select(*EVENTS.names, "is_late")
         write_partition(
             bronze.withColumn("ingest_date", F.lit(day.isoformat()).cast("date")),
             lake.bronze_events(day),
@@ -253,9 +263,7 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
         )
         return counts
     finally:  # a Spark Connect server outlives this job: free what it cached
-        rows.unpersist()
-        if marked is not None:
-            marked.unpersist()
+        marked.unpersist()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,8 @@ STRICT_JSON = {  # from_json's leniencies, switched off: the reference accepts n
     "allowNonNumericNumbers": "false",
     "columnNameOfCorruptRecord": "_corrupt",
 }
+# How the contract's writers put a line, as `from_json` and `to_json` options (see `_clean`).
+CANONICAL = {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "ignoreNullFields": "false"}
 
 
 def _shown(text: Any, width: int = 40) -> Any:
@@ -49,6 +51,37 @@ def _shown(text: Any, width: int = 40) -> Any:
     from pyspark.sql import functions as F
 
     return F.left(F.regexp_replace(text, r"[^ -~]", "?"), F.lit(width))
+
+
+def _value_faults(c: Column, value: Any) -> list[tuple[str, Any, Any]]:
+    """The (reason, condition, detail) rules on the value of a field whose JSON type is right:
+    enum values, the length and characters of ids, the range of numbers. `value` is the field
+    as the column's type; a condition is read only where the value is not null."""
+    from pyspark.sql import functions as F
+
+    faults: list[tuple[str, Any, Any]] = []
+    if c.kind == "enum":
+        detail = F.lit(f"{c.name}: not one of {', '.join(c.values)}")
+        faults.append(("unknown_value", ~value.isin(*c.values), detail))
+    elif c.kind == "string":
+        if c.max_length is not None:
+            detail = F.lit(f"{c.name}: longer than {c.max_length} characters")
+            faults.append(("impossible_value", F.length(value) > c.max_length, detail))
+        if c.pattern is not None:
+            detail = F.lit(f"{c.name}: empty, or characters outside {c.pattern}")
+            faults.append(("impossible_value", ~value.rlike(whole_for_spark(c.pattern)), detail))
+    elif c.kind == "int":
+        low, high = c.bounds()
+        detail = F.lit(f"{c.name}: outside [{low}, {high}]")
+        faults.append(("impossible_value", (value < low) | (value > high), detail))
+    elif c.kind == "float":
+        low, high = c.bounds()
+        outside = F.isnan(value) | (F.abs(value) == float("inf"))
+        outside = outside | (value < low if low is not None else F.lit(False))
+        outside = outside | (value > high if high is not None else F.lit(False))
+        detail = F.lit(f"{c.name}: not a finite number in [{low}, {high}]")
+        faults.append(("impossible_value", outside, detail))
+    return faults
 
 
 def _field_rules(c: Column) -> list[tuple[str, Any, Any]]:
@@ -69,20 +102,12 @@ def _field_rules(c: Column) -> list[tuple[str, Any, Any]]:
     rules: list[tuple[str, Any, Any]] = []
     if c.required:
         rules.append(("missing_field", absent, F.lit(f"{c.name}: required, missing")))
-    if c.kind == "enum":
-        unknown = ~((json_type == "STRING") & value.isin(*c.values))
-        detail = F.lit(f"{c.name}: not one of {', '.join(c.values)}")
-        rules.append(("unknown_value", checked & unknown, detail))
-    elif c.kind == "string":
+    faults = _value_faults(c, value)
+    if c.kind == "enum":  # a value of another JSON type is an unknown value too (and null)
+        ((reason, unknown, detail),) = faults
+        return rules + [(reason, checked & ((json_type != "STRING") | unknown), detail)]
+    if c.kind == "string":
         rules.append(("wrong_type", checked & (json_type != "STRING"), got("a string")))
-        if c.max_length is not None:
-            detail = F.lit(f"{c.name}: longer than {c.max_length} characters")
-            rules.append(("impossible_value", given & (F.length(value) > c.max_length), detail))
-        if c.pattern is not None:
-            detail = F.lit(f"{c.name}: empty, or characters outside {c.pattern}")
-            rules.append(
-                ("impossible_value", given & ~value.rlike(whole_for_spark(c.pattern)), detail)
-            )
     elif c.kind == "timestamp":
         text = F.col(f"_s_{c.name}")
         bad = (
@@ -92,49 +117,76 @@ def _field_rules(c: Column) -> list[tuple[str, Any, Any]]:
         )
         rules.append(("wrong_type", checked & bad, got("an RFC 3339 time with a zone")))
     elif c.kind == "int":
-        low, high = c.bounds()
         # The variant keeps 3.0 as DECIMAL(1,0) and 2^70 as DECIMAL(22,0): the JSON text tells
         # an integer. Read (a second parse) only for the rare number that is not a BIGINT.
         digits = F.get_json_object("raw", f"$.{c.name}").rlike(r"\A-?[0-9]+\z")
         integer = (json_type == "BIGINT") | (json_type.rlike("^(DECIMAL|DOUBLE)") & digits)
         rules.append(("wrong_type", checked & ~integer, got("an integer")))
         # Beyond int32 the cast gives null; beyond int64 the variant has no BIGINT.
-        outside = (json_type != "BIGINT") | value.isNull() | (value < low) | (value > high)
-        detail = F.lit(f"{c.name}: outside [{low}, {high}]")
-        rules.append(("impossible_value", given & outside, detail))
+        ((reason, outside, detail),) = faults
+        faults = [(reason, (json_type != "BIGINT") | value.isNull() | outside, detail)]
     elif c.kind == "float":
-        low, high = c.bounds()
         numeric = json_type.rlike(f"^({'|'.join(NUMBER_TYPES)})")
         rules.append(("wrong_type", checked & ~numeric, got("a number")))
-        outside = F.isnan(value) | (F.abs(value) == float("inf"))
-        outside = outside | (value < low if low is not None else F.lit(False))
-        outside = outside | (value > high if high is not None else F.lit(False))
-        detail = F.lit(f"{c.name}: not a finite number in [{low}, {high}]")
-        rules.append(("impossible_value", given & outside, detail))
     elif c.kind == "bool":
         rules.append(("wrong_type", checked & (json_type != "BOOLEAN"), got("true or false")))
     else:
         raise ValueError(f"no Spark rule for a {c.kind} column ({c.name})")
-    return rules
+    return rules + [(reason, given & fault, detail) for reason, fault, detail in faults]
 
 
-def check_lines(lines: Any, schema: TableSchema = EVENTS) -> Any:
-    """`lines` (with a string column `raw`) plus the typed fields of `schema`, the `reason` of
-    the first rule a line breaks (null when accepted) and a one-line `detail`.
-
-    Built in layers (parse; every field's JSON value, JSON type and typed value; the verdict),
-    so each is computed once per line and the rules only compare columns. Written as one
-    expression, every rule would extract its field again (the branches of a CASE after the
-    first share nothing), about 10x slower."""
+def _clean(schema: TableSchema, typed: str) -> Any:
+    """Whether a line is accepted on its reading as the contract's struct (`typed`, by
+    `from_json` with `CANONICAL`) alone: it is valid UTF-8, written exactly as the contract's
+    own writers write it (`shared.raw_log`: compact, every key once and in schema order, nulls
+    written out, times as `2026-01-05T20:15:03.250Z`), so that `to_json` of the struct gives its
+    bytes back; its required fields are not null; and no value breaks a rule. Such a line
+    cannot be malformed or hold a repeated, extra or missing key or a value of the wrong JSON
+    type, since each of those changes what `to_json` writes (`5` for a string field comes back
+    as `"5"`, a repeated key once): the full check would give it no reason either."""
     from pyspark.sql import functions as F
 
     raw = F.col("raw")
+    clean = F.is_valid_utf8(raw) & (F.to_json(typed, CANONICAL) == raw)
+    for c in schema.columns:
+        value = F.col(f"{typed}.{c.name}")
+        if c.required:
+            clean = clean & value.isNotNull()
+        for _, fault, _ in _value_faults(c, value):
+            clean = clean & ~(value.isNotNull() & fault)
+    return F.coalesce(clean, F.lit(False))
+
+
+def check_lines(lines: Any, schema: TableSchema = EVENTS, fast: bool = True) -> Any:
+    """`lines` (with a string column `raw`) plus the typed fields of `schema`, the `reason` of
+    the first rule a line breaks (null when accepted), a one-line `detail`, and `clean`: whether
+    the line was accepted by the fast path alone (`_clean`; `fast=False` turns it off, for
+    tests that hold the two paths to the same verdicts).
+
+    Most lines are written by the contract's own writers and are clean: each of those is
+    parsed once, by `from_json`. The full check, for the rest, is built in layers (parse; every
+    field's JSON value, JSON type and typed value; the verdict), so each is computed once per
+    line and the rules only compare columns; each layer is computed only for lines that are
+    not clean (`when`). Written as one expression, every rule would extract its field again
+    (the branches of a CASE after the first share nothing), about 10x slower."""
+    from pyspark.sql import functions as F
+
+    raw = F.col("raw")
+    canonical = lines.select("*", F.from_json(raw, schema.spark(), CANONICAL).alias("_canon"))
+    canonical = canonical.select(
+        "*", (_clean(schema, "_canon") if fast else F.lit(False)).alias("clean")
+    )
+    full = ~F.col("clean")
+
+    def unless_clean(column: Any) -> Any:
+        return F.when(full, column)
+
     one_value = F.json_array_length(F.concat(F.lit("["), raw, F.lit(",0]"))) == 2
-    parsed = lines.select(
+    parsed = canonical.select(
         "*",
-        F.try_parse_json(raw).alias("_json"),
+        unless_clean(F.try_parse_json(raw)).alias("_json"),
         # Nothing after the object: '[{..}x,0]' and '[{..}],0]' do not give two elements.
-        F.coalesce(one_value, F.lit(False)).alias("_one"),
+        unless_clean(F.coalesce(one_value, F.lit(False))).alias("_one"),
     )
     # from_json has no generated code, so it gets a projection of its own (the others compile).
     # Where the variant parser gave up only (`when`): a repeated key, in what is otherwise one
@@ -142,11 +194,11 @@ def check_lines(lines: Any, schema: TableSchema = EVENTS) -> Any:
     well_formed = F.from_json(raw, "struct<_corrupt: string>", STRICT_JSON)["_corrupt"].isNull()
     parsed = parsed.select(
         "*",
-        F.when(F.col("_json").isNull(), well_formed & F.col("_one")).alias("_repeated"),
+        F.when(full & F.col("_json").isNull(), well_formed & F.col("_one")).alias("_repeated"),
         # The values, typed, by Spark's JSON reader (faster than casting the variant's fields).
         # It would coerce a wrong type silently, but a rule reads a value only after its JSON
         # type passed; an integer beyond int32 comes back null.
-        F.from_json(raw, schema.spark()).alias("_typed"),
+        F.when(full, F.from_json(raw, schema.spark())).otherwise(F.col("_canon")).alias("_typed"),
     )
     as_variants = ", ".join(f"{c.name}: variant" for c in schema.columns)
     parsed = parsed.select(
@@ -157,7 +209,7 @@ def check_lines(lines: Any, schema: TableSchema = EVENTS) -> Any:
     # What the rules read, and only that: the variants stay behind (a wide projection of
     # variants would not get generated code).
     parsed = parsed.select(
-        *lines.columns, "_one", "_repeated", "_typed",
+        *lines.columns, "clean", "_one", "_repeated", "_typed",
         F.col("_fields").isNotNull().alias("_object"),
         F.array_except(F.map_keys("_fields"), F.array(*map(F.lit, schema.names))).alias("_extra"),
         *[F.schema_of_variant(f"_json_values.{c.name}").alias(f"_t_{c.name}")
@@ -186,15 +238,16 @@ def check_lines(lines: Any, schema: TableSchema = EVENTS) -> Any:
         rules += _field_rules(c)
     # Priority by reason; sorted() is stable, so within a reason the columns keep schema order.
     rules.sort(key=lambda rule: list(REASONS).index(rule[0]))
-    # One CASE for both outputs: each condition is evaluated once, and only until one holds.
-    first, *others = rules
-    verdict = F.when(first[1], F.struct(F.lit(first[0]).alias("r"), first[2].alias("d")))
-    for reason, condition, detail in others:
+    # One CASE for both outputs: each condition is evaluated once, and only until one holds; a
+    # clean line stops at the first.
+    verdict = F.when(F.col("clean"), F.lit(None))
+    for reason, condition, detail in rules:
         verdict = verdict.when(condition, F.struct(F.lit(reason).alias("r"), detail.alias("d")))
     return (
         parsed.select(
             *lines.columns,
             *[F.col(f"_typed.{c.name}").alias(c.name) for c in schema.columns],
+            "clean",
             verdict.alias("_verdict"),
         )
         .select("*", F.col("_verdict.r").alias("reason"), F.col("_verdict.d").alias("detail"))
