@@ -19,6 +19,7 @@ from shared.features import (
     CONTEXT_FEATURES,
     CONTEXT_WINDOW,
     FEATURE_SPEC_VERSION,
+    FEATURE_TABLES,
     ITEM_FEATURES,
     PRIOR_CTR,
     PRIOR_STRENGTH,
@@ -31,6 +32,7 @@ from shared.features import (
 )
 from shared.lake import BRONZE_EVENTS, Lake
 from shared.schema import EVENTS
+from shared.storage import MANIFEST, ChecksumError, sha256_file, verify_partition
 
 
 def _F() -> Any:
@@ -132,16 +134,18 @@ BUILDERS = {
 }
 
 
+def bronze_days_before(lake: Lake, as_of: dt.date) -> list[dt.date]:
+    """The arrival days whose bronze events the features of `as_of` read: the 28 before it."""
+    earliest = as_of - dt.timedelta(days=max(WINDOWS))
+    return [d for d in lake.days(BRONZE_EVENTS) if earliest <= d < as_of]
+
+
 def bronze_before(spark: Any, lake: Lake, as_of: dt.date) -> Any:
     """The bronze events of the 28 arrival days before `as_of`. On the first day there are
     none: the result is empty and so are the feature tables (a cold start, not an error)."""
     from pyspark.sql import types as T
 
-    paths = [
-        str(lake.bronze_events(d))
-        for d in lake.days(BRONZE_EVENTS)
-        if as_of - dt.timedelta(days=max(WINDOWS)) <= d < as_of
-    ]
+    paths = [str(lake.bronze_events(d)) for d in bronze_days_before(lake, as_of)]
     if paths:
         return spark.read.parquet(*paths)
     schema = EVENTS.spark()
@@ -150,36 +154,67 @@ def bronze_before(spark: Any, lake: Lake, as_of: dt.date) -> Any:
     return spark.createDataFrame([], schema)
 
 
+def inputs_of(lake: Lake, as_of: dt.date) -> dict[str, str]:
+    """What the features of `as_of` are computed from: each bronze day it reads, by the sha256
+    of that partition's manifest (which holds its files' checksums), and the spec version."""
+    days = {d.isoformat(): sha256_file(lake.bronze_events(d) / MANIFEST)
+            for d in bronze_days_before(lake, as_of)}  # fmt: skip
+    return {"feature_spec_version": FEATURE_SPEC_VERSION, "bronze_manifests": days}
+
+
+def up_to_date(lake: Lake, as_of: dt.date, inputs: dict) -> dict[str, dict] | None:
+    """The feature tables of `as_of` as written before, when all three exist whole and were
+    computed from exactly `inputs`; else None. The publish step of day D computes the features
+    of D+1 for serving, and the run of D+1 finds them here instead of computing them again; a
+    re-ingested bronze day changes its manifest, and so the inputs, and they are recomputed."""
+    written = {}
+    for table in FEATURE_TABLES:
+        dest = lake.features(table.name, as_of)
+        try:
+            manifest = verify_partition(dest)
+        except (OSError, ValueError, KeyError, ChecksumError):  # absent, unreadable or changed
+            return None
+        if manifest.get("inputs") != inputs:
+            return None
+        written[table.name] = {"rows": manifest["rows"], "path": str(dest), "reused": True}
+    return written
+
+
 def build_features(spark: Any, lake: Lake, as_of: dt.date) -> dict[str, dict]:
-    """Write the three feature tables of `as_of`; return what was written per table."""
+    """Write the three feature tables of `as_of` (unless they are up to date); return what was
+    written, or found, per table."""
     from data_mle.spark_io import write_partition
 
-    events = bronze_before(spark, lake, as_of).cache()
-    try:
-        written = {}
-        tables: tuple[FeatureTable, ...] = (USER_FEATURES, ITEM_FEATURES, CONTEXT_FEATURES)
-        for table in tables:
-            frame = BUILDERS[table.name](events, as_of)
-            written[table.name] = write_partition(
-                frame,
-                lake.features(table.name, as_of),
-                list(table.keys),
-                extra={
-                    "feature_spec_version": FEATURE_SPEC_VERSION,
-                    "as_of": as_of.isoformat(),
-                    "recency_cap": RECENCY_CAP,
-                },
-            )
-        return written
-    finally:
-        events.unpersist()
+    inputs = inputs_of(lake, as_of)
+    if (done := up_to_date(lake, as_of, inputs)) is not None:
+        return done
+    # Not cached: each table reads only the columns it needs from Parquet, which is faster than
+    # filling and reading a cache of all of them (a week of bronze: 3.8 s cached, 2.3 s not).
+    events = bronze_before(spark, lake, as_of)
+    written = {}
+    for table in FEATURE_TABLES:
+        written[table.name] = write_partition(
+            BUILDERS[table.name](events, as_of),
+            lake.features(table.name, as_of),
+            list(table.keys),
+            extra={
+                "feature_spec_version": FEATURE_SPEC_VERSION,
+                "as_of": as_of.isoformat(),
+                "recency_cap": RECENCY_CAP,
+                "inputs": inputs,
+            },
+        ) | {"reused": False}
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
     from data_mle.spark import run_day_job
 
     def show(written: dict) -> str:
-        return "\n".join(f"{n}: {i['rows']:,} rows -> {i['path']}" for n, i in written.items())
+        return "\n".join(
+            f"{n}: {i['rows']:,} rows -> {i['path']}{' (up to date)' if i['reused'] else ''}"
+            for n, i in written.items()
+        )
 
     return run_day_job(argv, "features", __doc__, build_features, show)
 

@@ -105,7 +105,7 @@ def _field_rules(c: Column) -> list[tuple[str, Any, Any]]:
     faults = _value_faults(c, value)
     if c.kind == "enum":  # a value of another JSON type is an unknown value too (and null)
         ((reason, unknown, detail),) = faults
-        return rules + [(reason, checked & ((json_type != "STRING") | unknown), detail)]
+        return [*rules, (reason, checked & ((json_type != "STRING") | unknown), detail)]
     if c.kind == "string":
         rules.append(("wrong_type", checked & (json_type != "STRING"), got("a string")))
     elif c.kind == "timestamp":

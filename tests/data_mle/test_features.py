@@ -127,3 +127,24 @@ def test_the_first_day_is_a_cold_start_with_empty_tables(spark, tmp_path):
         assert written[table.name]["rows"] == 0
         frame = pq.read_table(lake.features(table.name, D)).to_pandas()
         assert list(frame.columns) == table.columns and frame.empty
+
+
+def test_features_are_recomputed_only_when_their_inputs_change(spark, leak_trap):
+    """The publish step of D-1 computes the features of D; the run of D finds them up to date.
+    A re-ingested bronze day or a damaged feature file makes them stale."""
+    lake, events = leak_trap
+    after = D + dt.timedelta(days=1)
+    assert not any(t["reused"] for t in build_features(spark, lake, after).values())
+    kept = {t.name: verify_partition(lake.features(t.name, after)) for t in FEATURE_TABLES}
+    again = build_features(spark, lake, after)
+    assert all(t["reused"] for t in again.values())
+    assert {n: t["rows"] for n, t in again.items()} == {n: m["rows"] for n, m in kept.items()}
+
+    one_more = _event("i4", "impression", f"{D} 09:00", D)  # D's bronze, re-ingested larger
+    _write_bronze(lake, [e for e in events.to_dict("records") if e["ingest_date"] == D] + [one_more])
+    assert not any(t["reused"] for t in build_features(spark, lake, after).values())
+    assert _user(_spark_tables(lake, after)).home_impressions_1d == 2
+
+    (lake.features(USER_FEATURES.name, after) / "part-0.parquet").write_bytes(b"damaged")
+    assert not build_features(spark, lake, after)[USER_FEATURES.name]["reused"]
+    assert _user(_spark_tables(lake, after)).home_impressions_1d == 2
