@@ -141,7 +141,8 @@ def test_features_are_recomputed_only_when_their_inputs_change(spark, leak_trap)
     assert {n: t["rows"] for n, t in again.items()} == {n: m["rows"] for n, m in kept.items()}
 
     one_more = _event("i4", "impression", f"{D} 09:00", D)  # D's bronze, re-ingested larger
-    _write_bronze(lake, [e for e in events.to_dict("records") if e["ingest_date"] == D] + [one_more])
+    on_d = [e for e in events.to_dict("records") if e["ingest_date"] == D]
+    _write_bronze(lake, [*on_d, one_more])
     assert not any(t["reused"] for t in build_features(spark, lake, after).values())
     assert _user(_spark_tables(lake, after)).home_impressions_1d == 2
 

@@ -22,7 +22,8 @@ def test_the_first_line_of_an_event_id_is_kept(spark):
     )  # fmt: skip
     expected = spark.createDataFrame(
         [("e1", "a.gz", 3, None, None), ("e2", "a.gz", 1, None, None),
-         ("e3", "a.gz", 2, None, None), ("e1", "a.gz", 7, None, "same_day"), ("e1", "a.gz", 9, None, "same_day")],
+         ("e3", "a.gz", 2, None, None), ("e1", "a.gz", 7, None, "same_day"),
+         ("e1", "a.gz", 9, None, "same_day")],
         f"{LINES}, duplicate_of string",
     )  # fmt: skip
     assertDataFrameEqual(mark_duplicates(accepted, earlier_ids=None), expected)
