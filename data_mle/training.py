@@ -31,14 +31,19 @@ from shared.schema import SURFACES
 
 
 def _fill(frame: Any, surface: str) -> Any:
-    """Defaults for rows whose key was not in a feature table (`shared.features`)."""
+    """Defaults for rows whose key was not in a feature table (`shared.features`), in one
+    projection (a `withColumn` per column would make the plan one level deeper each time)."""
     from pyspark.sql import functions as F
 
-    for col, value in feature_defaults(surface).items():
-        frame = frame.withColumn(
-            col, F.coalesce(F.col(col), F.lit(value).cast(frame.schema[col].dataType))
+    defaults = feature_defaults(surface)
+    return frame.select(
+        *(
+            F.coalesce(F.col(c), F.lit(defaults[c]).cast(frame.schema[c].dataType)).alias(c)
+            if c in defaults
+            else F.col(c)
+            for c in frame.columns
         )
-    return frame
+    )
 
 
 def build_training_sets(spark: Any, lake: Lake, day: dt.date) -> dict[str, dict]:

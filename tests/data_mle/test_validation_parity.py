@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 import math
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from shared.lake import BUSINESS_EVENTS_FILE, Lake
 from shared.schema import EVENTS
 from tests.data_mle.bad_lines import CASES
 from tests.data_mle.conftest import DAYS
+from tests.records import event_line
 
 pytestmark = pytest.mark.slow
 
@@ -31,13 +33,18 @@ def _typed(value: object) -> object:
     return value
 
 
-def spark_verdicts(spark, lines: list[bytes], folder: Path) -> list[tuple]:
+def spark_checked(spark, lines: list[bytes], folder: Path, fast: bool = True):
+    """`check_lines` of `lines`, read from a file as the ingest reads them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lines.jsonl.gz").write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+    return check_lines(read_lines(spark, folder, ["lines.jsonl.gz"]), fast=fast)
+
+
+def spark_verdicts(spark, lines: list[bytes], folder: Path, fast: bool = True) -> list[tuple]:
     """(reason, typed fields) of each line, as the ingest reads and checks it from a file."""
     from pyspark.sql import functions as F
 
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "lines.jsonl.gz").write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
-    checked = check_lines(read_lines(spark, folder, ["lines.jsonl.gz"]))
+    checked = spark_checked(spark, lines, folder, fast)
     fields = [
         F.unix_micros(c.name).alias(c.name) if c.kind == "timestamp" else F.col(c.name)
         for c in EVENTS.columns
@@ -84,3 +91,54 @@ def test_spark_and_pydantic_agree_on_a_day_with_every_fault_kind(spark, faulty_d
     differ = [i for i, (s, p) in enumerate(zip(spark_side, pydantic_side, strict=True)) if s != p]
     assert differ == [], f"{len(differ)} lines differ, the first: {lines[differ[0]][:200]!r}"
     assert len({reason for reason, _ in spark_side}) >= 7  # every kind of fault is there
+
+
+def _as_written(line: bytes) -> bytes | None:
+    """`line` as the contract's own writers would put it, if it is a JSON object: compact, the
+    contract's keys first and in order (null where absent), any others after. Most such lines
+    take the ingest's fast path."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    ordered = {name: record.get(name) for name in EVENTS.names} | record
+    return json.dumps(ordered, separators=(",", ":")).encode()
+
+
+def _written(**changes: object) -> bytes:
+    return _as_written(event_line(**changes).encode()) or b""
+
+
+# Written as the writers write, but wrong: only the fast path's value rules or its round trip
+# (to_json of what from_json read) can turn these away.
+WRITTEN_WRONG = [
+    _written(watch_time_s="NaN", event_type="play"),  # from_json reads "NaN" as a double
+    _written(watch_time_s="Infinity", event_type="play"),
+    _written(watch_time_s=-0.5, event_type="play"),
+    _written(watch_time_s=1e308, event_type="play"),
+    _written(event_time="2026-02-30T20:00:01.250Z"),
+    _written(event_time="2026-01-05T20:00:01.250+00:00"),  # valid, written differently
+    _written(user_id=5),  # from_json reads 5 as the string "5"
+    _written(user_id=None),
+    _written(device=None),
+    _written(position=None),
+    _written(position=2**31),
+    _written(item_id="\u0000"),
+    _written(session_id="a" * 65),
+    _written(app_version="1"),
+]
+
+
+def test_the_fast_path_gives_the_full_checks_verdicts(spark, tmp_path):
+    """`check_lines` accepts a line written as the contract's writers write it on one reading
+    (`rules._clean`); on every hand-made case rewritten that way, and on lines that are written
+    that way but wrong, it gives the same verdicts as the full check and the reference."""
+    lines = [w for line, _ in CASES.values() if (w := _as_written(line))] + WRITTEN_WRONG
+    fast = spark_verdicts(spark, lines, tmp_path / "fast")
+    assert fast == spark_verdicts(spark, lines, tmp_path / "full", fast=False)
+    assert fast == pydantic_verdicts(lines)
+    clean = spark_checked(spark, lines, tmp_path / "clean").filter("clean").count()
+    accepted = sum(reason is None for reason, _ in fast)
+    assert 10 <= clean < accepted  # most accepted lines went fast; the +00:00 one did not
