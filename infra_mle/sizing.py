@@ -29,12 +29,16 @@ PARTS = ("base", "model", "features", "ads", "home_rows", "first_ranking")
 
 
 def _trim_heap() -> None:
-    """Hand the C heap's free pages back to the system (glibc's `malloc_trim`), so resident
+    """Hand freed memory back to the system (glibc's `malloc_trim`, Arrow's pool), so resident
     memory counts what is held, not what was freed but kept: without it, a part's growth
-    depends on what the allocator happened to keep from the parts before (two runs of the
-    small preset: home rows 51.6 and 43.6 MiB). A no-op where there is no glibc."""
+    depends on what the allocators happened to keep from the parts before (two runs of the
+    small preset: home rows 51.6 and 43.6 MiB). `malloc_trim` is skipped where there is no
+    glibc."""
+    import pyarrow
+
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+    pyarrow.default_memory_pool().release_unused()  # the Parquet reads' pool
 
 
 def rss_mib() -> float:
