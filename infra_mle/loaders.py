@@ -11,6 +11,8 @@ object, a model of another surface or feature spec) raises, and the caller keeps
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
 from dataclasses import dataclass
 
@@ -100,3 +102,15 @@ def load_home_rows(settings: ServiceSettings) -> HomeRows | None:
         day,
         published,
     )
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed after loading back to the system: glibc's heap (`malloc_trim`) and
+    Arrow's pool, which the Parquet reads go through. Both keep freed pages for reuse, which a
+    long-running process that loads once never needs: on the medium preset the service held
+    76 MiB more than its data. `malloc_trim` is skipped where there is no glibc."""
+    import pyarrow
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    pyarrow.default_memory_pool().release_unused()

@@ -7,15 +7,14 @@ for, measured by loading what the service loads, one part at a time, in a fresh 
 The parts: the base (the interpreter and the libraries the service imports, before it loads
 anything), the model artifact, the feature snapshot (encoded by `OnlineScorer`), the ads' bids,
 the home rows of the batch output, and the first ranking (torch's first forward pass allocates
-its workspaces). Each is the growth of the process's resident memory while that part loads,
+its workspaces). Each is the growth of the process's resident memory while that part loads
+(freed memory handed back after each, as the service does once it has loaded),
 through the same `loaders` functions the service calls, so the parts add up to what a service
 holds once ready; `tests/infra_mle/test_sizing.py` checks that against a running service.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import gc
 import json
 import os
@@ -28,23 +27,13 @@ import psutil
 PARTS = ("base", "model", "features", "ads", "home_rows", "first_ranking")
 
 
-def _trim_heap() -> None:
-    """Hand freed memory back to the system (glibc's `malloc_trim`, Arrow's pool), so resident
-    memory counts what is held, not what was freed but kept: without it, a part's growth
-    depends on what the allocators happened to keep from the parts before (two runs of the
-    small preset: home rows 51.6 and 43.6 MiB). `malloc_trim` is skipped where there is no
-    glibc."""
-    import pyarrow
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    pyarrow.default_memory_pool().release_unused()  # the Parquet reads' pool
-
-
 def rss_mib() -> float:
-    """This process's resident memory, MiB, after a full collection and a heap trim."""
+    """This process's resident memory, MiB, after a full collection, with freed memory handed
+    back (`loaders.release_freed_memory`, as the service does once loaded)."""
+    from infra_mle.loaders import release_freed_memory
+
     gc.collect()
-    _trim_heap()
+    release_freed_memory()
     return psutil.Process().memory_info().rss / 2**20
 
 
