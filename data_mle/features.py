@@ -154,7 +154,7 @@ def bronze_before(spark: Any, lake: Lake, as_of: dt.date) -> Any:
     return spark.createDataFrame([], schema)
 
 
-def inputs_of(lake: Lake, as_of: dt.date) -> dict[str, str]:
+def inputs_of(lake: Lake, as_of: dt.date) -> dict[str, Any]:
     """What the features of `as_of` are computed from: each bronze day it reads, by the sha256
     of that partition's manifest (which holds its files' checksums), and the spec version."""
     days = {d.isoformat(): sha256_file(lake.bronze_events(d) / MANIFEST)
