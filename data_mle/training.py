@@ -35,10 +35,10 @@ def _fill(frame: Any, surface: str) -> Any:
     projection (a `withColumn` per column would make the plan one level deeper each time)."""
     from pyspark.sql import functions as F
 
-    defaults = feature_defaults(surface)
+    defaults, schema = feature_defaults(surface), frame.schema  # the schema: read once
     return frame.select(
         *(
-            F.coalesce(F.col(c), F.lit(defaults[c]).cast(frame.schema[c].dataType)).alias(c)
+            F.coalesce(F.col(c), F.lit(defaults[c]).cast(schema[c].dataType)).alias(c)
             if c in defaults
             else F.col(c)
             for c in frame.columns
