@@ -15,7 +15,7 @@ PIP_VERSION := 26.3
 export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 
-.PHONY: help setup java lock test lint format bench demo demo-fullstack demo-data airflow demo-model demo-infra world models serve app mlflow-ui notebooks s3 clean
+.PHONY: help setup java lock test lint format bench demo demo-fullstack demo-data airflow demo-model demo-infra world models serve app mlflow-ui notebooks s3 clean exercises exercise-start exercise-check exercise-solution exercise-reset exercises-verify
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -104,3 +104,25 @@ s3: setup ## run a moto S3 server on 127.0.0.1 until Ctrl-C, printing the export
 
 clean: ## remove the lake and the reports (keeps .venv)
 	rm -rf lake reports
+
+# The workshop: exercises/<id>/ holds each exercise's README and manifest; docs/WORKSHOP.md the agenda.
+exercises: setup ## list the workshop exercises (id, archetype, minutes, title)
+	@$(PY) -m workshop list
+
+exercise-start: setup ## start an exercise on its own branch: EX=data-1
+	@test -n "$(EX)" || { echo 'name the exercise: make exercise-start EX=data-1 (make exercises lists them)'; exit 2; }
+	@$(PY) -m workshop start $(EX)
+
+exercise-check: setup ## run an exercise's checks, with hints and your figure: EX=data-1
+	@test -n "$(EX)" || { echo 'name the exercise: make exercise-check EX=data-1 (make exercises lists them)'; exit 2; }
+	@$(PY) -m workshop check $(EX)
+
+exercise-solution: setup ## show an exercise's reference solution as a diff: EX=data-1
+	@test -n "$(EX)" || { echo 'name the exercise: make exercise-solution EX=data-1 (make exercises lists them)'; exit 2; }
+	@$(PY) -m workshop solution $(EX)
+
+exercise-reset: setup ## back to main (refuses while work is uncommitted)
+	@$(PY) -m workshop reset
+
+exercises-verify: setup ## prove every exercise fails on its starter and passes on its solution (EX=<id> for one)
+	@$(PY) -m workshop verify $(EX)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import math
 from dataclasses import asdict
 
 import pytest
@@ -99,9 +100,38 @@ def test_volume_and_drift_wait_for_history():
     assert _failed(_profile(rows=10), trailing=[]) == set()
 
 
-def test_psi_is_zero_for_equal_distributions_and_grows_with_the_shift():
-    assert psi(HOURS, HOURS) == pytest.approx(0.0)
-    assert psi(HOURS, _shifted_hours()["hour"]) > 0.2
+def test_psi_is_zero_for_equal_distributions_and_grows_with_the_shift(record_property):
+    same = psi(HOURS, HOURS)
+    assert same == pytest.approx(0.0), f"PSI of a distribution against itself is 0, got {same}"
+    shifted = psi(HOURS, _shifted_hours()["hour"])
+    assert shifted > GateConfig().max_psi, (
+        f"a day with 72% of its events before 08:00 must trip the drift gate (PSI > "
+        f"{GateConfig().max_psi}), got PSI {shifted:.4f}"
+    )
+    record_property("figure", f"PSI of the night-heavy hours against flat hours: {shifted:.4f}")
+
+
+def test_psi_matches_a_hand_worked_example():
+    expected = (0.8 - 0.5) * math.log(0.8 / 0.5) + (0.2 - 0.5) * math.log(0.2 / 0.5)
+    got = psi({"a": 0.5, "b": 0.5}, {"a": 0.8, "b": 0.2})
+    assert got == pytest.approx(expected), (
+        f"psi(expected=50/50, actual=80/20) should be {expected:.4f}, got {got!r}. PSI sums "
+        "(actual - expected) * ln(actual / expected) over the buckets of `expected`."
+    )
+
+
+def test_psi_of_an_emptied_bucket_is_large_but_finite():
+    floor = 1e-4
+    expected = (floor - 0.5) * math.log(floor / 0.5) + (1.0 - 0.5) * math.log(1.0 / 0.5)
+    got = psi({"a": 0.5, "b": 0.5}, {"b": 1.0}, floor=floor)
+    assert math.isfinite(got), (
+        f"a bucket with no events today gave PSI {got}: ln(0) is -infinity, so clip both shares "
+        "to `floor` before taking the log"
+    )
+    assert got == pytest.approx(expected), (
+        f"with bucket 'a' missing today, PSI should be {expected:.4f} (its share counted as "
+        f"floor={floor}), got {got:.4f}"
+    )
 
 
 @pytest.mark.slow

@@ -1,0 +1,107 @@
+"""An attendee's branch: start an exercise, see its reference solution, go back to main.
+
+make exercise-start EX=data-1      # branch exercise/data-1 with the starter committed
+make exercise-solution EX=data-1   # the reference diff, starter -> solution
+make exercise-reset                # back to main, refusing while work is uncommitted
+"""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from workshop import starter
+from workshop.manifest import ROOT, Exercise
+
+MAIN = "main"
+
+
+class RefusedError(RuntimeError):
+    """The command would lose or mix up work; the message says what to do instead."""
+
+
+def git(*args: str, root: Path = ROOT, check: bool = True) -> str:
+    done = subprocess.run(["git", *args], cwd=root, text=True, capture_output=True)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def uncommitted(root: Path = ROOT) -> list[str]:
+    """Changed and untracked (not ignored) files, as `git status --porcelain` lists them."""
+    return git("status", "--porcelain", "--untracked-files=all", root=root).splitlines()
+
+
+def _refuse_if_uncommitted(doing: str, root: Path) -> None:
+    changes = uncommitted(root)
+    if changes:
+        listed = "\n".join(f"    {line}" for line in changes[:10])
+        more = f"\n    ... and {len(changes) - 10} more" if len(changes) > 10 else ""
+        raise RefusedError(
+            f"refusing to {doing}: the tree has uncommitted changes, which would be lost or mixed "
+            f"into the exercise:\n{listed}{more}\n"
+            "Commit them (`git add -A && git commit -m 'my work'`) or put them aside "
+            "(`git stash -u`), then run the command again."
+        )
+
+
+def start(exercise: Exercise, root: Path = ROOT) -> str:
+    """Create `exercise/<id>` from the current commit with the starter applied and committed."""
+    _refuse_if_uncommitted(f"start {exercise.id}", root)
+    if git("branch", "--list", exercise.branch, root=root):
+        raise RefusedError(
+            f"branch {exercise.branch} already exists. To go on with it: "
+            f"`git checkout {exercise.branch}`. To start over: `make exercise-reset`, then "
+            f"`git branch -D {exercise.branch}` (this deletes your work on it)."
+        )
+    git("checkout", "-q", "-b", exercise.branch, root=root)
+    try:
+        starter.make_starter(exercise, root)
+        git("add", "-A", root=root)
+        git("commit", "-q", "--no-verify", "-m", f"{exercise.id}: the starter", root=root)
+    except Exception:
+        git("reset", "-q", "--hard", root=root)
+        git("checkout", "-q", "-", root=root)
+        git("branch", "-q", "-D", exercise.branch, root=root)
+        raise
+    return exercise.branch
+
+
+def reset(root: Path = ROOT) -> str:
+    """Back to main; refuses (and says why) while there is uncommitted work."""
+    current = git("rev-parse", "--abbrev-ref", "HEAD", root=root)
+    if current == MAIN:
+        return f"already on {MAIN}"
+    _refuse_if_uncommitted(f"leave {current}", root)
+    git("checkout", "-q", MAIN, root=root)
+    kept = f"; your work stays on {current}" if current.startswith("exercise/") else ""
+    return f"on {MAIN}{kept}"
+
+
+def solution_diff(exercise: Exercise, root: Path = ROOT) -> str:
+    """The reference diff from the starter to the solution, both made from main."""
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = Path(scratch) / "tree"
+        git("worktree", "add", "-q", "--detach", str(tree), MAIN, root=root)
+        try:
+            starter.make_solution(exercise, tree)
+            paths = sorted({b.partition("::")[0] for b in exercise.blanks})
+            solved = {p: (tree / p).read_text() for p in paths}
+            starter.blank_functions(exercise, tree)
+            return "".join(
+                "".join(
+                    difflib.unified_diff(
+                        (tree / p).read_text().splitlines(keepends=True),
+                        solved[p].splitlines(keepends=True),
+                        fromfile=f"a/{p} (starter)",
+                        tofile=f"b/{p} (solution)",
+                    )
+                )
+                for p in paths
+            )
+        finally:
+            git("worktree", "remove", "--force", str(tree), root=root)
+            shutil.rmtree(tree, ignore_errors=True)

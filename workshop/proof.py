@@ -1,0 +1,126 @@
+"""The proof that every exercise is solvable: each check fails on its starter and passes on its
+solution. CI runs it (`.ci/run`), and so can anyone: `make exercises-verify` (EX=<id> for one).
+
+For each exercise, in a detached worktree of the current commit:
+  1. starter: the whole suite still collects, and every listed check *fails* (an error at set-up,
+     a skip or a pass is a broken exercise);
+  2. solution, for an extension exercise (main does not hold its solution): every check passes and
+     none is skipped. Where main is the solution, `make test` already runs the checks on it;
+     `--solutions` runs that side here too.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workshop import starter
+from workshop.branches import git
+from workshop.checks import CheckResult, run_pytest, summarise
+from workshop.manifest import ROOT, Exercise
+
+
+@dataclass
+class Proof:
+    exercise: Exercise
+    problems: list[str] = field(default_factory=list)
+    starter: list[CheckResult] = field(default_factory=list)
+    solution: list[CheckResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@contextmanager
+def worktree(root: Path = ROOT, with_changes: bool = False) -> Iterator[Path]:
+    """A detached worktree of HEAD (plus the uncommitted changes, when asked), removed after."""
+    with tempfile.TemporaryDirectory(prefix="exercise-") as scratch:
+        tree = Path(scratch) / "tree"
+        git("worktree", "add", "-q", "--detach", str(tree), "HEAD", root=root)
+        try:
+            if with_changes:
+                _copy_uncommitted(root, tree)
+            yield tree
+        finally:
+            git("worktree", "remove", "--force", str(tree), root=root, check=False)
+            shutil.rmtree(tree, ignore_errors=True)
+            git("worktree", "prune", root=root, check=False)
+
+
+def _copy_uncommitted(root: Path, tree: Path) -> None:
+    """Carry the working tree's edits into `tree`: for trying an exercise before committing it."""
+    diff = subprocess.run(
+        ["git", "diff", "HEAD", "--binary"], cwd=root, capture_output=True, check=True
+    ).stdout
+    if diff:
+        subprocess.run(["git", "apply", "--binary", "-"], cwd=tree, input=diff, check=True)
+    untracked = git("ls-files", "--others", "--exclude-standard", root=root).splitlines()
+    for path in untracked:
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / path, tree / path)
+
+
+def _expect(proof: Proof, side: str, results: list[CheckResult], wanted: str) -> None:
+    for result in results:
+        if result.outcome != wanted:
+            proof.problems.append(
+                f"{side}: {result.check} should be {wanted}, was {result.outcome}"
+                + (f" ({result.message})" if result.message else "")
+            )
+        elif result.seconds > proof.exercise.check_limit_s:
+            proof.problems.append(
+                f"{side}: {result.check} took {result.seconds:.0f} s, over the "
+                f"{proof.exercise.check_limit_s} s a check may take"
+            )
+
+
+def prove(
+    exercise: Exercise, root: Path = ROOT, solutions: bool = False, with_changes: bool = False
+) -> Proof:
+    proof = Proof(exercise)
+    started = time.monotonic()
+    with worktree(root, with_changes) as tree:
+        try:
+            starter.make_starter(exercise, tree)
+        except starter.StarterError as error:
+            proof.problems.append(f"starter: {error}")
+            return proof
+        code, _, output = run_pytest(["--collect-only", "-q"], root=tree, quiet=True)
+        if code != 0:
+            tail = "\n".join(output.strip().splitlines()[-15:])
+            proof.problems.append(f"starter: the suite no longer collects (exit {code}):\n{tail}")
+        _, results, _ = run_pytest(["-q", "--tb=no", *exercise.checks], root=tree, quiet=True)
+        proof.starter = summarise(exercise.checks, results)
+        _expect(proof, "starter", proof.starter, "failed")
+    if exercise.is_extension or solutions:
+        with worktree(root, with_changes) as tree:
+            starter.make_solution(exercise, tree)
+            _, results, _ = run_pytest(
+                ["-q", "--tb=short", *exercise.checks], root=tree, quiet=True
+            )
+            proof.solution = summarise(exercise.checks, results)
+            _expect(proof, "solution", proof.solution, "passed")
+    proof.seconds = time.monotonic() - started
+    return proof
+
+
+def report(proofs: list[Proof]) -> str:
+    lines = ["exercise        starter checks      solution checks     seconds  verdict"]
+    for p in proofs:
+        failing = sum(r.outcome == "failed" for r in p.starter)
+        passing = sum(r.outcome == "passed" for r in p.solution)
+        solution = f"{passing}/{len(p.solution)} pass" if p.solution else "main (make test)"
+        lines.append(
+            f"{p.exercise.id:15} {failing}/{len(p.exercise.checks)} fail{'':10} "
+            f"{solution:19} {p.seconds:7.0f}  {'ok' if p.ok else 'BROKEN'}"
+        )
+        lines += [f"    {problem}" for problem in p.problems]
+    return "\n".join(lines)
