@@ -8,6 +8,7 @@ make exercise-reset                # back to main, refusing while work is uncomm
 from __future__ import annotations
 
 import difflib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -23,8 +24,23 @@ class RefusedError(RuntimeError):
     """The command would lose or mix up work; the message says what to do instead."""
 
 
-def git(*args: str, root: Path = ROOT, check: bool = True) -> str:
-    done = subprocess.run(["git", *args], cwd=root, text=True, capture_output=True)
+# The starter commit is the tool's, not the attendee's; naming it also works where git has no user.
+TOOL_IDENTITY = {
+    "GIT_AUTHOR_NAME": "workshop starter",
+    "GIT_AUTHOR_EMAIL": "workshop@marquee.invalid",
+    "GIT_COMMITTER_NAME": "workshop starter",
+    "GIT_COMMITTER_EMAIL": "workshop@marquee.invalid",
+}
+
+
+def git(*args: str, root: Path = ROOT, check: bool = True, env: dict | None = None) -> str:
+    done = subprocess.run(
+        ["git", *args],
+        cwd=root,
+        text=True,
+        capture_output=True,
+        env=None if env is None else {**os.environ, **env},
+    )
     if check and done.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout.strip()
@@ -61,7 +77,8 @@ def start(exercise: Exercise, root: Path = ROOT) -> str:
     try:
         starter.make_starter(exercise, root)
         git("add", "-A", root=root)
-        git("commit", "-q", "--no-verify", "-m", f"{exercise.id}: the starter", root=root)
+        message = f"{exercise.id}: the starter"
+        git("commit", "-q", "--no-verify", "-m", message, root=root, env=TOOL_IDENTITY)
     except Exception:
         git("reset", "-q", "--hard", root=root)
         git("checkout", "-q", "-", root=root)

@@ -79,11 +79,11 @@ def _strings(raw: dict, key: str, where: Path, required: bool = True) -> tuple[s
     return tuple(value)
 
 
-def load(exercise_id: str) -> Exercise:
+def load(exercise_id: str, base: Path = EXERCISES) -> Exercise:
     """Read one exercise's manifest, checking every field a tool relies on."""
-    where = EXERCISES / exercise_id / MANIFEST
+    where = base / exercise_id / MANIFEST
     if not where.is_file():
-        known = ", ".join(e.id for e in load_all()) or "none"
+        known = ", ".join(e.id for e in load_all(base)) or "none"
         raise ManifestError(f"no exercise '{exercise_id}' ({where} is missing); known: {known}")
     try:
         raw = tomllib.loads(where.read_text())
@@ -144,9 +144,9 @@ def _order(exercise_id: str) -> tuple[int, int, str]:
     return rank, int(number) if number.isdigit() else 0, exercise_id
 
 
-def load_all() -> list[Exercise]:
+def load_all(base: Path = EXERCISES) -> list[Exercise]:
     """Every exercise, by archetype and then number (data-1, data-2, ..., fullstack-4)."""
-    if not EXERCISES.is_dir():
+    if not base.is_dir():
         return []
-    ids = [p.parent.name for p in EXERCISES.glob(f"*/{MANIFEST}")]
-    return [load(i) for i in sorted(ids, key=_order)]
+    ids = [p.parent.name for p in base.glob(f"*/{MANIFEST}")]
+    return [load(i, base) for i in sorted(ids, key=_order)]

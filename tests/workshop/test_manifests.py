@@ -1,0 +1,114 @@
+"""Every exercise's manifest is usable against the code as it is: its blanked functions exist,
+its checks exist, its patch applies; and a broken manifest is refused with a message that says
+which file and what is wrong."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from workshop.manifest import ARCHETYPES, ROOT, ManifestError, load, load_all
+from workshop.starter import _find
+
+EXERCISES = load_all()
+
+
+def test_there_are_at_least_four_exercises_per_archetype():
+    counts = Counter(e.archetype for e in EXERCISES)
+    assert {a: counts[a] for a in ARCHETYPES} == {a: max(counts[a], 4) for a in ARCHETYPES}
+
+
+def _test_exists(node_id: str) -> bool:
+    path, *names = node_id.split("::")
+    file = ROOT / path
+    if not file.is_file():
+        return False
+    scope: list[ast.stmt] = ast.parse(file.read_text()).body
+    for name in names:
+        node = next(
+            (n for n in scope if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name == name),
+            None,
+        )
+        if node is None:
+            return False
+        scope = node.body
+    return True
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
+def test_an_exercise_names_code_and_checks_that_exist(exercise):
+    assert (exercise.folder / "README.md").read_text().startswith(f"# {exercise.id}: ")
+    if exercise.is_extension:
+        applies = subprocess.run(
+            ["git", "apply", "--check", "-"],
+            cwd=ROOT,
+            input=exercise.patch_text(),
+            text=True,
+            capture_output=True,
+        )
+        assert applies.returncode == 0, f"{exercise.patch} does not apply: {applies.stderr}"
+        return  # its functions and tests exist once the patch is applied: the proof checks that
+    for blank in exercise.blanks:
+        path, _, qualname = blank.partition("::")
+        assert _find(ast.parse((ROOT / path).read_text()), qualname), f"{blank} does not exist"
+    for check in exercise.checks:
+        assert _test_exists(check), f"{exercise.id}: check {check} does not exist"
+
+
+def _write(base: Path, exercise_id: str, manifest: str, readme: bool = True) -> None:
+    folder = base / exercise_id
+    folder.mkdir(parents=True)
+    (folder / "exercise.toml").write_text(manifest)
+    if readme:
+        (folder / "README.md").write_text(f"# {exercise_id}: a title\n")
+
+
+GOOD = """
+title = "t"
+archetype = "data"
+minutes = 15
+blanks = ["data_mle/quality.py::psi"]
+checks = ["tests/data_mle/test_quality.py::test_psi_matches_a_hand_worked_example"]
+figure = "f?"
+"""
+
+
+def test_a_good_manifest_loads(tmp_path: Path):
+    _write(tmp_path, "data-9", GOOD)
+    exercise = load("data-9", tmp_path)
+    assert (exercise.branch, exercise.is_extension, exercise.check_limit_s) == (
+        "exercise/data-9",
+        False,
+        90,
+    )
+
+
+@pytest.mark.parametrize(
+    ("exercise_id", "manifest", "message"),
+    [
+        ("infra-9", GOOD, "archetype must be one of"),
+        ("data-9", GOOD.replace("minutes = 15", "minutes = 500"), "'minutes'"),
+        ("data-9", GOOD.replace("::psi", ""), "is not 'path/to/module.py::qualname'"),
+        ("data-9", GOOD.replace('figure = "f?"', ""), "'figure'"),
+        ("data-9", GOOD + 'patch = "missing.patch"\n', "patch 'missing.patch' is not in"),
+        ("data-9", GOOD + 'new_tests = ["tests/x.py"]\n', "name the patch"),
+        ("data-9", GOOD + '[hints]\n"tests/other.py::t" = "h"\n', "one of the checks"),
+        ("data-9", GOOD + "blank = []\n", "unknown keys"),
+        ("data-9", GOOD + "title = \n", "not valid TOML"),
+        ("data-8", GOOD, "no exercise 'data-8'"),
+    ],
+)  # fmt: skip
+def test_a_broken_manifest_is_refused_with_the_reason(tmp_path, exercise_id, manifest, message):
+    _write(tmp_path, exercise_id if exercise_id != "data-8" else "data-9", manifest)
+    with pytest.raises(ManifestError, match=message):
+        load(exercise_id, tmp_path)
+
+
+def test_an_exercise_without_readme_is_refused(tmp_path: Path):
+    _write(tmp_path, "data-9", GOOD, readme=False)
+    with pytest.raises(ManifestError, match="README.md is missing"):
+        load("data-9", tmp_path)
