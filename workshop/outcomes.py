@@ -15,6 +15,13 @@ import pytest
 _results: dict[str, dict] = {}
 
 
+def _first_error_line(text: str) -> str:
+    """The exception pytest reports ("AssertionError: expected ... got ..."), not the traceback."""
+    errors = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    lines = errors or [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     entry = _results.setdefault(
         report.nodeid, {"outcome": "passed", "seconds": 0.0, "figures": [], "message": ""}
@@ -24,9 +31,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         entry["figures"] = [str(v) for k, v in report.user_properties if k == "figure"]
     if report.failed:
         entry["outcome"] = "failed" if report.when == "call" else "error"
-        entry["message"] = (
-            report.longreprtext.strip().splitlines()[-1:][0] if report.longreprtext else ""
-        )
+        entry["message"] = _first_error_line(report.longreprtext)
     elif report.skipped and entry["outcome"] == "passed":
         entry["outcome"] = "skipped"
         entry["message"] = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
