@@ -21,8 +21,9 @@ PART_FILE = "part-0.parquet"
 
 def write_partition(frame: Any, dest: Path, sort_by: list[str], extra: dict | None = None) -> dict:
     """Write `frame` sorted by `sort_by` as `dest/part-0.parquet` (+ `_manifest.json` holding
-    `extra`). One file per day partition: plenty at these sizes; a cluster job writing
-    hundreds of millions of rows a day would keep several files."""
+    `extra`); return `{"rows": rows written, "path": str(dest)}`. One file per day partition:
+    plenty at these sizes; a cluster job writing hundreds of millions of rows a day would keep
+    several files."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{dest.name}.spark-") as scratch:
         out = Path(scratch) / "out"

@@ -44,6 +44,16 @@ USER, ITEM, HOUR, DEVICE, POSITION = (
 )
 
 
+def pairwise_interactions(v: torch.Tensor) -> torch.Tensor:
+    """The factorization machine's second-order term: for each row, the sum over every pair of
+    fields i < j of the inner product <v_i, v_j> of their embeddings, from `v` of shape
+    (rows, fields, k). A pair's weight is not a free parameter (there would be one per pair of
+    values, most never seen together) but the product of two vectors, so a user x item taste is
+    learned from each one's other pairs."""
+    # sum over pairs <v_i, v_j> = ((sum v)^2 - sum v^2) / 2, in O(fields x k)
+    return 0.5 * (v.sum(1).pow(2) - v.pow(2).sum(1)).sum(1)
+
+
 @dataclass(frozen=True)
 class ClickNetworkSpec:
     vocab_sizes: tuple[int, ...]  # per categorical field, index 0 being "unknown"
@@ -170,8 +180,7 @@ class ClickNetwork(nn.Module):
             return logit
         v = self.embedding(rows)  # (n, fields, k)
         if self.spec.fm:
-            # sum over pairs <v_i, v_j> = ((sum v)^2 - sum v^2) / 2, in O(fields x k)
-            logit = logit + 0.5 * (v.sum(1).pow(2) - v.pow(2).sum(1)).sum(1)
+            logit = logit + pairwise_interactions(v)
         if self.head is None:
             return logit
         x0 = torch.cat([v.flatten(1), dense], dim=1)

@@ -89,6 +89,13 @@ def run_pytest(
 
 def check(exercise: Exercise, root: Path = ROOT) -> int:
     """`make exercise-check`: run the checks, teach from the failures, print the figure."""
+    absent = [t for t in exercise.new_tests if not (root / t).is_file()]
+    if absent:
+        print(
+            f"{exercise.id} is an extension exercise: its checks ({', '.join(absent)}) come with "
+            f"its starter. Run `make exercise-start EX={exercise.id}` first."
+        )
+        return 2
     print(f"{exercise.id}: {exercise.title} ({len(exercise.checks)} checks)\n", flush=True)
     _, results, _ = run_pytest(["-q", "--tb=short", *exercise.checks], root=root)
     summary = summarise(exercise.checks, results)

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from data_mle.features import build_features
+from data_mle.features import bronze_days_before, build_features, known_before
 from shared.features import FEATURE_TABLES, USER_FEATURES, compute_features
 from shared.lake import BRONZE_EVENTS, Lake
 from shared.storage import atomic_partition, verify_partition
@@ -36,16 +36,35 @@ def _spark_tables(lake: Lake, as_of: dt.date) -> list[pd.DataFrame]:
     ]
 
 
+def _same_as_reference(got: pd.DataFrame, want: pd.DataFrame, what: str, **tolerance) -> None:
+    """`got` (Spark) equals `want` (the pandas reference), or a message that says how to look."""
+    try:
+        pd.testing.assert_frame_equal(got, want, check_dtype=False, **tolerance)
+    except AssertionError as error:
+        raise AssertionError(
+            f"{what}: the Spark table differs from the pandas reference "
+            f"(shared.features.compute_features), which is the contract:\n{error}\nHint: "
+            "events count for day D only if they *arrived* before D (ingest_date < D), and a "
+            "window of w days holds the arrival days D-w .. D-1."
+        ) from None
+
+
 @pytest.mark.parametrize("as_of", [DAYS[1], DAYS[3], DAYS[3] + dt.timedelta(days=1)], ids=str)
 def test_spark_features_equal_the_reference(spark, ingested, as_of):
     lake = ingested[0]
     build_features(spark, lake, as_of)
     reference = compute_features(_bronze(lake), as_of)
     for table, got, want in zip(FEATURE_TABLES, _spark_tables(lake, as_of), reference, strict=True):
-        assert list(got.columns) == table.columns
+        assert list(got.columns) == table.columns, (
+            f"{table.name}: expected the contract's columns in order {table.columns}, got "
+            f"{list(got.columns)}. Hint: `_with_ctrs` adds the CTRs and orders the columns."
+        )
         # Counts are exact; sums and ratios of floats may differ in the last bits (rtol 1e-9).
-        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, check_dtype=False)
-        assert (got.dtypes == want.dtypes).all(), table.name
+        _same_as_reference(got, want, f"{table.name} as of {as_of}", check_exact=False, rtol=1e-9)
+        wrong = {
+            c: f"{got[c].dtype}, want {want[c].dtype}" for c in got if got[c].dtype != want[c].dtype
+        }
+        assert not wrong, f"{table.name}: column types differ from the reference: {wrong}"
         manifest = verify_partition(lake.features(table.name, as_of))
         assert manifest["feature_spec_version"] == "1" and manifest["rows"] == len(want)
 
@@ -106,8 +125,86 @@ def test_spark_uses_only_what_arrived_before_the_day(spark, leak_trap):
         build_features(spark, lake, as_of)
         got = _spark_tables(lake, as_of)[0]
         want = compute_features(events, as_of)[0]
-        pd.testing.assert_frame_equal(got, want, check_dtype=False)
-    assert _user([got]).home_clicks_7d == 2
+        _same_as_reference(got, want, f"user features of the leak trap as of {as_of}")
+    clicks = _user([got]).home_clicks_7d
+    assert clicks == 2, f"as of D+1 both clicks have arrived: home_clicks_7d 2, got {clicks}"
+
+
+def test_a_late_click_counts_from_the_day_after_it_arrived(spark, leak_trap, record_property):
+    """The click c2 happened on D-1 at 23:59:30 but arrived on D: the features of D (made
+    before D began, as serving saw them) cannot know it; those of D+1 do."""
+    lake, _ = leak_trap
+    rows = {}
+    for as_of in (D, D + dt.timedelta(days=1)):
+        build_features(spark, lake, as_of)
+        user = _user(_spark_tables(lake, as_of))
+        rows[as_of] = user
+        cols = ["home_impressions_1d", "home_clicks_1d", "home_impressions_7d", "home_clicks_7d"]
+        got = tuple(int(user[c]) for c in cols)
+        want = (2, 1, 2, 1) if as_of == D else (1, 1, 3, 2)
+        assert got == want, (
+            f"as of {as_of}, {cols}: expected {want}, got {got}. "
+            + (
+                "On D only i1, c1 and i2 had arrived (on D-1); c2 arrived on D and i3 happened "
+                "on D: counting c2 means filtering on event_time, counting i3 means <= D. "
+                if as_of == D
+                else "On D+1 the 1-day window is D's arrivals only (c2 and i3); the 7-day "
+                "window holds all five. "
+            )
+            + "Hint: filter on ingest_date: as_of - days <= ingest_date < as_of."
+        )
+        days = int(user.days_since_last_event)
+        assert days == 1, (
+            f"as of {as_of}, days_since_last_event: expected 1 (the last arrival day before it "
+            f"was the day before), got {days}. Hint: datediff(as_of, max(ingest_date))."
+        )
+    record_property(
+        "figure",
+        f"u1's home_clicks_7d: {int(rows[D].home_clicks_7d)} as of D (the late click not yet "
+        f"known), {int(rows[D + dt.timedelta(days=1)].home_clicks_7d)} as of D+1",
+    )
+
+
+def test_the_features_of_a_day_read_the_28_arrival_days_before_it(tmp_path: Path):
+    lake = Lake(tmp_path / "lake")
+    offsets = (-40, -29, -28, -7, -1, 0, 1)
+    for k in offsets:  # bronze partitions from 40 days before D to the day after
+        lake.bronze_events(D + dt.timedelta(days=k)).mkdir(parents=True)
+    got = [(d - D).days for d in bronze_days_before(lake, D)]
+    assert got == [-28, -7, -1], (
+        f"of the bronze days {list(offsets)} (relative to D), the features of D read "
+        f"[-28, -7, -1], got {got}. D's own partition (0) and later ones arrived after D began: "
+        "reading them is how a leak starts; before D-28 is outside every window. Hint: "
+        "lake.days(BRONZE_EVENTS), kept when D - 28 <= day < D, in order."
+    )
+
+
+def test_known_before_keeps_what_arrived_in_the_window(spark):
+    rows = [  # (event_id, event_time, ingest_date), relative to D
+        ("arrived-d-1", -1, -1),
+        ("late-arrived-d-1", -2, -1),  # happened 2 days before, arrived the day before
+        ("happened-d-1-arrived-d", -1, 0),  # the leak: known only from D on
+        ("arrived-d", 0, 0),
+        ("arrived-d-7", -7, -7),
+        ("arrived-d-8", -8, -8),
+        ("late-arrived-d-7", -9, -7),
+        ("happened-d-7-arrived-d-6", -7, -6),
+    ]
+    events = spark.createDataFrame(
+        [
+            (name, dt.datetime.combine(D + dt.timedelta(days=t), dt.time(23, 59), dt.UTC),
+             D + dt.timedelta(days=i))
+            for name, t, i in rows
+        ],
+        "event_id string, event_time timestamp, ingest_date date",
+    )  # fmt: skip
+    got = sorted(r.event_id for r in known_before(events, D, 7).collect())
+    want = sorted(n for n, _, i in rows if -7 <= i <= -1)
+    assert got == want, (
+        f"known_before(events, D, days=7) must keep what arrived D-7 .. D-1: expected {want}, "
+        f"got {got}. Hint: filter on ingest_date (when the pipeline knew the event), never on "
+        "event_time (when it happened): a late event belongs to the day it arrived."
+    )
 
 
 def test_a_user_never_seen_in_a_window_gets_zero_counts_and_the_prior():

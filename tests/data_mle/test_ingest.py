@@ -133,7 +133,9 @@ def test_a_crash_in_the_middle_of_a_write_leaves_the_old_partition(
     assert verify_partition(bronze) == before
 
 
-def test_an_event_already_in_an_earlier_day_is_a_duplicate(spark, clean_dataset, tmp_path):
+def test_an_event_already_in_an_earlier_day_is_a_duplicate(
+    spark, clean_dataset, tmp_path, record_property
+):
     world, _ = clean_dataset
     lake = land(world, tmp_path / "lake")
     first, second = DAYS[0], DAYS[1]
@@ -146,9 +148,18 @@ def test_an_event_already_in_an_earlier_day_is_a_duplicate(spark, clean_dataset,
     reseal(lake.raw_events(second), texts={BUSINESS_EVENTS_FILE: lines + b"".join(old)})
 
     counts = ingest_day(spark, lake, second)
-    assert counts["duplicates"] == {"earlier_day": 5}
+    assert counts["duplicates"] == {"earlier_day": 5}, (
+        f"five of yesterday's events re-sent today: expected duplicates {{'earlier_day': 5}}, "
+        f"got {counts['duplicates']}. Hint: the ingest passes mark_duplicates the bronze of the "
+        "days before (`earlier_ids`); an accepted line whose event_id is there is `earlier_day`."
+    )
     assert counts["late"] == 0, "a re-sent event is a duplicate, not a late arrival"
     assert counts["reconciled"]
+    record_property(
+        "figure",
+        f"duplicates {counts['duplicates']}, accepted {counts['accepted']:,} of "
+        f"{counts['input_lines']:,} lines",
+    )
 
 
 def test_a_missing_raw_partition_is_a_clear_error(spark, tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import log_loss, ndcg_score, roc_auc_score
 
+from model_mle.compare import bids as ad_bids
 from model_mle.evaluate import (
     bootstrap,
     expected_calibration_error,
@@ -92,3 +93,56 @@ def test_the_true_ecpm_order_earns_the_most_from_every_pod():
     for scores in (rng.random(len(rows)), rows["p_click"].to_numpy()):
         assert (best >= pod_revenue(rows, scores, bids) - 1e-12).all()
     assert best.sum() > pod_revenue(rows, -relevance.to_numpy() * 1, bids).sum()
+
+
+def test_pod_revenue_matches_a_hand_worked_pod():
+    # One logged pod: ads a, b, c in slots 1, 2, 3, seen with probability slot ** -0.6. Their
+    # relevance (the click probability once seen) is 0.02, 0.03 and 0.01, so the logged p_click
+    # is that times the slot's examination.
+    exam = np.array([1.0, 2**-0.6, 3**-0.6])
+    relevance = np.array([0.02, 0.03, 0.01])
+    rows = pd.DataFrame(
+        {
+            "request_id": [7, 7, 7],
+            "position": [1, 2, 3],
+            "item_id": ["a", "b", "c"],
+            "p_click": relevance * exam,
+        }
+    )
+    bids = pd.Series({"a": 1.0, "b": 2.0, "c": 4.0})
+    # Ranked by the true relevance: eCPM b 0.06 > c 0.04 > a 0.02, so b moves to slot 1.
+    expected = 0.03 * 2.0 * exam[0] + 0.01 * 4.0 * exam[1] + 0.02 * 1.0 * exam[2]
+    got = pod_revenue(rows, relevance, bids)
+    assert got.shape == (1,) and got[0] == pytest.approx(expected, rel=1e-9), (
+        f"expected one pod earning {expected:.6f} dollars (b, c, a in slots 1-3: sum of "
+        f"relevance x bid x the new slot's examination); got {got!r}. Hint: p_click was "
+        "measured at the logged slot; divide by that slot's examination before moving an ad."
+    )
+
+
+def test_pod_revenue_of_the_logged_order_is_the_logged_expected_revenue(tiny, record_property):
+    rows = tiny.test["ad_break"]
+    bids = ad_bids(tiny)
+    bid = rows["item_id"].map(bids).to_numpy(float)
+    keep = (10 - rows["position"].to_numpy()) / bid  # eCPM falls with the logged slot
+    logged = pod_revenue(rows, keep, bids)
+    expected = (rows["p_click"] * bid).groupby(rows["request_id"]).sum()
+    assert len(logged) == len(expected) and np.allclose(
+        np.sort(logged), np.sort(expected.to_numpy())
+    ), (
+        f"scores that keep every pod in its logged order should earn what the log expects, "
+        f"sum of p_click x bid per pod: {expected.mean():.6f} per pod on average over "
+        f"{len(expected)} pods; got {np.mean(logged):.6f} over {len(logged)}. Hint: rank by "
+        "score x bid, and multiply each ad's relevance by the examination of the slot it lands in."
+    )
+    relevance = rows["p_click"].to_numpy() / (rows["position"].to_numpy() ** -0.6)
+    best = pod_revenue(rows, relevance, bids)
+    assert best.mean() > logged.mean(), (
+        f"ordering each pod by the true eCPM should earn more than the random logged order; got "
+        f"{1000 * best.mean():.2f} against {1000 * logged.mean():.2f} per 1,000 pods"
+    )
+    record_property(
+        "figure",
+        f"tiny preset's test day, {len(logged)} pods: logged order ${1000 * logged.mean():.2f} "
+        f"per 1,000 pods, the same ads by true eCPM ${1000 * best.mean():.2f}",
+    )
