@@ -5,13 +5,16 @@ its sustainable rate instead of collapsing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 import time
 
 import pytest
+import uvicorn
 
 from infra_mle.admission import AdmissionControl, GradientLimiter
-from infra_mle.loadtest import closed_loop
+from infra_mle.loadtest import closed_loop, open_loop
 from shared.s3 import free_port
 from shared.server import UvicornServer
 from tests.infra_mle.test_service import rank_body
@@ -33,20 +36,33 @@ def _run(limiter: GradientLimiter, latency_s: float, windows: int, busy: bool = 
 def test_the_limit_grows_while_latency_stays_at_its_baseline():
     limiter = GradientLimiter(initial=4, max_limit=64)
     _run(limiter, 0.003, windows=40)
-    assert limiter.limit > 16
+    assert limiter.limit > 16, (
+        f"40 windows answered at the unloaded latency with the limit reached should grow the "
+        f"limit from 4 to above 16, got {limiter.limit:.2f}. At the baseline the gradient is "
+        "capped at 1 and the limit, when reached, grows by its square root (the headroom)"
+    )
 
 
 def test_the_limit_shrinks_when_latency_climbs_above_the_baseline():
     limiter = GradientLimiter(initial=32, max_limit=64)
     _run(limiter, 0.003, windows=5)  # learns the unloaded latency
     _run(limiter, 0.030, windows=40)  # ten times slower: requests are waiting on each other
-    assert limiter.limit < 5  # where halving meets the upward probe: 0.5 x 4 + sqrt(4) = 4
+    # where halving meets the upward probe: 0.5 x 4 + sqrt(4) = 4
+    assert limiter.limit < 5, (
+        f"latency 10x the baseline for 40 windows should bring the limit from 32 down to about "
+        f"4, got {limiter.limit:.2f}. gradient = tolerance x baseline / latency, at least 0.5; "
+        "keep the baseline as the lowest window latency (it must not follow the slow ones)"
+    )
 
 
 def test_an_idle_service_does_not_inflate_its_limit():
     limiter = GradientLimiter(initial=8, max_limit=64)
     _run(limiter, 0.003, windows=40, busy=False)
-    assert limiter.limit == 8
+    assert limiter.limit == 8, (
+        f"one request at a time, never reaching the limit of 8, should leave it at 8, got "
+        f"{limiter.limit:.2f}: probe upwards (headroom) only when the window's busiest moment "
+        "reached the limit, and cap the gradient at 1"
+    )
 
 
 def test_over_the_limit_is_refused_and_a_release_frees_a_slot():
@@ -73,7 +89,13 @@ def test_a_connection_refused_again_at_once_is_paced_and_others_are_not():
 
         started = time.perf_counter()
         scope = {"type": "http", "path": "/v1/ad-break/rank", "client": client}
-        await gate(scope, None, send)
+        try:
+            await asyncio.wait_for(gate(scope, None, send), 2.0)
+        except TimeoutError:
+            pytest.fail(
+                "a request over a full limit was still waiting after 2 s: it must be refused "
+                "with a 503 (after `_pace`), not held until a slot frees"
+            )
         headers = dict(sent[0]["headers"])
         return sent[0]["status"], time.perf_counter() - started, headers
 
@@ -84,10 +106,96 @@ def test_a_connection_refused_again_at_once_is_paced_and_others_are_not():
         return first, again, other
 
     first, again, other = asyncio.run(scenario())
-    assert first[0] == again[0] == other[0] == 503
-    assert first[2][b"retry-after"] == b"1"
-    assert first[1] < 0.05 and other[1] < 0.05, "a first refusal is immediate"
-    assert again[1] >= 0.2, "a client that did not wait is made to"
+    assert first[0] == again[0] == other[0] == 503, (
+        f"a full limiter must refuse with 503, got {first[0]}, {again[0]}, {other[0]}"
+    )
+    assert first[2][b"retry-after"] == b"1", "a refusal tells the client when to retry"
+    assert first[1] < 0.05 and other[1] < 0.05, (
+        f"a first refusal is immediate, took {first[1]:.3f} s and {other[1]:.3f} s"
+    )
+    assert again[1] >= 0.2, (
+        f"the same connection refused again at once should wait pace_s (0.2 s) for its 503, "
+        f"took {again[1]:.3f} s: `_pace(scope.get('client'))` before the refusal"
+    )
+
+
+SERVICE_S = 0.02  # the toy server below answers one request at a time: 50 a second at most
+
+
+def _one_at_a_time(service_s: float = SERVICE_S):
+    """An ASGI app with a known capacity: each request holds the one worker for `service_s`, and
+    the others wait in line for it (a queue with no bound, as any server has without admission)."""
+    worker = asyncio.Lock()
+
+    async def app(scope, receive, send):
+        async with worker:
+            await asyncio.sleep(service_s)
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    return app
+
+
+@contextlib.contextmanager
+def _serving(app):
+    """`app` in a real uvicorn on a free loopback port, in a thread of this process."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}/v1/rank"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_shedding_keeps_admitted_latency_low_where_a_queue_hides_behind_a_closed_loop(
+    record_property,
+):
+    rate, seconds, limit = 100, 2.0, 4  # twice what the server can do
+    capacity = 1 / SERVICE_S
+    with _serving(_one_at_a_time()) as url:
+        closed = asyncio.run(closed_loop(url, [{}], connections=1, seconds=1.0))
+        queued = asyncio.run(open_loop(url, [{}], rate=rate, seconds=seconds))
+    fixed = GradientLimiter(initial=limit, min_limit=limit, max_limit=limit)
+    shedding = AdmissionControl(_one_at_a_time(), fixed, lambda: True, ("/v1/",), pace_s=0.0)
+    with _serving(shedding) as url:
+        shed = asyncio.run(open_loop(url, [{}], rate=rate, seconds=seconds))
+
+    # Coordinated omission: a client that waits for each answer before sending the next never
+    # meets the queue, so the same server looks healthy to it and collapsed to a schedule.
+    assert closed.percentile(99) < 100 and queued.percentile(99) > 500, (
+        f"at {rate} req/s against a server that does {capacity:.0f}/s, latency measured from the "
+        f"intended send time should show the queue (p99 above 500 ms), while a closed loop "
+        f"hides it (p99 below 100 ms); got open-loop p99 {queued.percentile(99):.0f} ms and "
+        f"closed-loop p99 {closed.percentile(99):.0f} ms"
+    )
+    ok, refused = shed.statuses.get(200, 0), shed.statuses.get(503, 0)
+    assert ok >= 0.6 * capacity * seconds and refused > 0 and ok + refused == shed.sent, (
+        f"behind admission control with a limit of {limit}, the server should answer about "
+        f"{capacity * seconds:.0f} of {shed.sent} requests with 200 and refuse the rest with 503; "
+        f"got statuses {shed.statuses}, {shed.errors} errors. Admit while `try_acquire()` says "
+        "yes, refuse at once otherwise, and `release` every admitted request (in a `finally`)"
+    )
+    assert shed.percentile(99) < 250, (
+        f"admitted requests should wait behind at most {limit - 1} others ({limit} x "
+        f"{SERVICE_S * 1000:.0f} ms), so p99 well under 250 ms; got {shed.percentile(99):.0f} ms. "
+        "A request over the limit must be refused at once, never held until a slot frees"
+    )
+    record_property(
+        "figure",
+        f"queue: p99 {closed.percentile(99):.0f} ms closed-loop, {queued.percentile(99):.0f} ms "
+        f"open-loop; shedding: admitted p99 {shed.percentile(99):.0f} ms, {refused} of "
+        f"{shed.sent} refused",
+    )
 
 
 @pytest.mark.slow
