@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workshop.manifest import ROOT, Exercise
+
+TIMED_OUT = 124  # the exit code `timeout` uses
 
 
 @dataclass(frozen=True)
@@ -74,17 +77,24 @@ def run_pytest(
             "no:cacheprovider",
             *args,
         ]
-        done = subprocess.run(
+        # With a time limit the run gets its own process group, so servers it started die with it.
+        process = subprocess.Popen(
             command,
             cwd=root,
             env=env,
             text=True,
-            capture_output=quiet,
-            timeout=timeout_s,
+            stdout=subprocess.PIPE if quiet else None,
+            stderr=subprocess.STDOUT if quiet else None,
+            start_new_session=timeout_s is not None,
         )
+        try:
+            output, _ = process.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+            return TIMED_OUT, {}, f"{output or ''}\ntimed out after {timeout_s:.0f} s"
         results = json.loads(outcomes.read_text()) if outcomes.is_file() else {}
-        output = (done.stdout or "") + (done.stderr or "") if quiet else ""
-        return done.returncode, results, output
+        return process.returncode, results, output or ""
 
 
 def check(exercise: Exercise, root: Path = ROOT) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from workshop import starter
 from workshop.branches import git
-from workshop.checks import CheckResult, run_pytest, summarise
+from workshop.checks import TIMED_OUT, CheckResult, run_pytest, summarise
 from workshop.manifest import ROOT, Exercise
 
 
@@ -82,6 +82,23 @@ def _expect(proof: Proof, side: str, results: list[CheckResult], wanted: str) ->
             )
 
 
+def _run_checks(proof: Proof, side: str, tree: Path, wanted: str) -> list[CheckResult]:
+    exercise = proof.exercise
+    # Generous: a hanging check must not hang CI, but a slow machine must not fail a good one.
+    limit = 60 + 2 * exercise.check_limit_s * len(exercise.checks)
+    code, results, output = run_pytest(
+        ["-q", "--tb=short", *exercise.checks], root=tree, quiet=True, timeout_s=limit
+    )
+    if code == TIMED_OUT:
+        proof.problems.append(f"{side}: the checks did not finish in {limit} s")
+        return []
+    summary = summarise(exercise.checks, results)
+    _expect(proof, side, summary, wanted)
+    if any(r.outcome == "missing" for r in summary):
+        proof.problems.append(f"{side}: pytest said:\n" + "\n".join(output.splitlines()[-10:]))
+    return summary
+
+
 def prove(
     exercise: Exercise, root: Path = ROOT, solutions: bool = False, with_changes: bool = False
 ) -> Proof:
@@ -97,17 +114,11 @@ def prove(
         if code != 0:
             tail = "\n".join(output.strip().splitlines()[-15:])
             proof.problems.append(f"starter: the suite no longer collects (exit {code}):\n{tail}")
-        _, results, _ = run_pytest(["-q", "--tb=no", *exercise.checks], root=tree, quiet=True)
-        proof.starter = summarise(exercise.checks, results)
-        _expect(proof, "starter", proof.starter, "failed")
+        proof.starter = _run_checks(proof, "starter", tree, "failed")
     if exercise.is_extension or solutions:
         with worktree(root, with_changes) as tree:
             starter.make_solution(exercise, tree)
-            _, results, _ = run_pytest(
-                ["-q", "--tb=short", *exercise.checks], root=tree, quiet=True
-            )
-            proof.solution = summarise(exercise.checks, results)
-            _expect(proof, "solution", proof.solution, "passed")
+            proof.solution = _run_checks(proof, "solution", tree, "passed")
     proof.seconds = time.monotonic() - started
     return proof
 
