@@ -2,7 +2,7 @@
 
 Both models are scored on the same rows, which neither was trained on: a held-out share of the
 newest day's requests (`retrain.py`). The candidate must lower the log loss (the metric the
-models are trained on, and what makes pCTR x bid a fair auction price) by at least
+models are trained on, and what makes pCTR x bid a fair auction price) by more than
 `min_logloss_gain`, and may not lose more than `max_auc_drop` of ranking quality on the way.
 
     decide({"logloss": 0.101, "auc": 0.66}, {"logloss": 0.103, "auc": 0.65})
