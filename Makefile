@@ -18,7 +18,7 @@ export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 .PHONY: help setup java lock test lint format bench demo demo-fullstack demo-data airflow demo-model demo-infra world models serve app mlflow-ui notebooks s3 clean exercises exercise-start exercise-check exercise-solution exercise-reset exercises-verify
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup: $(STAMP) java ## create .venv from requirements.lock (a no-op when it is up to date)
 

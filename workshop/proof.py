@@ -119,6 +119,10 @@ def prove(
         with worktree(root, with_changes) as tree:
             starter.make_solution(exercise, tree)
             proof.solution = _run_checks(proof, "solution", tree, "passed")
+            if proof.solution and not any(r.figures for r in proof.solution):
+                proof.problems.append(
+                    'solution: no check recorded the figure (record_property("figure", ...))'
+                )
     proof.seconds = time.monotonic() - started
     return proof
 

@@ -5,6 +5,7 @@ which file and what is wrong."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -22,21 +23,26 @@ def test_there_are_at_least_four_exercises_per_archetype():
     assert {a: counts[a] for a in ARCHETYPES} == {a: max(counts[a], 4) for a in ARCHETYPES}
 
 
-def _test_exists(node_id: str) -> bool:
+def _test_source(node_id: str) -> str | None:
+    """The source of the test a node id names, or None when there is no such test."""
     path, *names = node_id.split("::")
     file = ROOT / path
     if not file.is_file():
-        return False
-    scope: list[ast.stmt] = ast.parse(file.read_text()).body
+        return None
+    source = file.read_text()
+    node: ast.AST = ast.parse(source)
     for name in names:
         node = next(
-            (n for n in scope if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name == name),
+            (
+                n
+                for n in node.body
+                if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name == name
+            ),
             None,
         )
         if node is None:
-            return False
-        scope = node.body
-    return True
+            return None
+    return ast.get_source_segment(source, node)
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
@@ -55,8 +61,12 @@ def test_an_exercise_names_code_and_checks_that_exist(exercise):
     for blank in exercise.blanks:
         path, _, qualname = blank.partition("::")
         assert _find(ast.parse((ROOT / path).read_text()), qualname), f"{blank} does not exist"
-    for check in exercise.checks:
-        assert _test_exists(check), f"{exercise.id}: check {check} does not exist"
+    sources = [_test_source(check) for check in exercise.checks]
+    missing = [c for c, source in zip(exercise.checks, sources, strict=True) if source is None]
+    assert not missing, f"{exercise.id}: checks {missing} do not exist"
+    assert any(re.search(r'record_property\(\s*"figure"', source) for source in sources), (
+        f"{exercise.id}: no check records the figure its README asks for"
+    )
 
 
 def _write(base: Path, exercise_id: str, manifest: str, readme: bool = True) -> None:
