@@ -133,9 +133,10 @@ def report(proofs: list[Proof]) -> str:
         failing = sum(r.outcome == "failed" for r in p.starter)
         passing = sum(r.outcome == "passed" for r in p.solution)
         solution = f"{passing}/{len(p.solution)} pass" if p.solution else "main (make test)"
+        starter_side = f"{failing}/{len(p.exercise.checks)} fail"
         lines.append(
-            f"{p.exercise.id:15} {failing}/{len(p.exercise.checks)} fail{'':10} "
-            f"{solution:19} {p.seconds:7.0f}  {'ok' if p.ok else 'BROKEN'}"
+            f"{p.exercise.id:15} {starter_side:19} {solution:19} {p.seconds:7.0f}  "
+            f"{'ok' if p.ok else 'BROKEN'}"
         )
         lines += [f"    {problem}" for problem in p.problems]
     return "\n".join(lines)
