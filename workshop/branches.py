@@ -65,7 +65,8 @@ def _refuse_if_uncommitted(doing: str, root: Path) -> None:
 
 
 def start(exercise: Exercise, root: Path = ROOT) -> str:
-    """Create `exercise/<id>` from the current commit with the starter applied and committed."""
+    """Create `exercise/<id>` from main with the starter applied and committed (from main even
+    when on another exercise's branch: each exercise starts from the code as it is)."""
     _refuse_if_uncommitted(f"start {exercise.id}", root)
     if git("branch", "--list", exercise.branch, root=root):
         raise RefusedError(
@@ -73,7 +74,9 @@ def start(exercise: Exercise, root: Path = ROOT) -> str:
             f"`git checkout {exercise.branch}`. To start over: `make exercise-reset`, then "
             f"`git branch -D {exercise.branch}` (this deletes your work on it)."
         )
-    git("checkout", "-q", "-b", exercise.branch, root=root)
+    if not git("branch", "--list", MAIN, root=root):
+        raise RefusedError(f"there is no branch {MAIN} to start from: exercises start from it")
+    git("checkout", "-q", "-b", exercise.branch, MAIN, root=root)
     try:
         starter.make_starter(exercise, root)
         git("add", "-A", root=root)

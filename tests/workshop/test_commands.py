@@ -89,8 +89,12 @@ def test_an_attendee_starts_fails_with_a_hint_solves_and_goes_back(clone: Path):
     assert quality.read_text().endswith("# my notes\n")  # nothing lost
 
     _git(clone, "commit", "-qam", "my solution")
+    next_one = _workshop(clone, "start", "fullstack-1")  # from main, not from this branch
+    assert next_one.returncode == 0, next_one.stderr
+    assert "# my notes" not in quality.read_text()
+    assert 'raise NotImplementedError("data-1' not in quality.read_text()
     back = _workshop(clone, "reset")
-    assert back.returncode == 0 and "your work stays on exercise/data-1" in back.stdout
+    assert back.returncode == 0 and "your work stays on exercise/fullstack-1" in back.stdout
     assert _git(clone, "rev-parse", "--abbrev-ref", "HEAD") == "main"
 
 
