@@ -16,10 +16,8 @@ import ctypes
 import datetime as dt
 from dataclasses import dataclass
 
-import pandas as pd
-
 from infra_mle.batch_score import HOME_FILE, POPULAR_FILE
-from infra_mle.online import OnlineScorer
+from infra_mle.online import OnlineScorer, read_frame
 from infra_mle.schemas import HomeTitle
 from infra_mle.settings import ServiceSettings
 from infra_mle.sources import fetch_file, fetch_latest_partition, fetch_model
@@ -77,7 +75,7 @@ def load_features(
 
 def load_bids(settings: ServiceSettings) -> dict[str, float]:
     """Every ad's bid, dollars per click, from the ads table."""
-    ads = pd.read_parquet(fetch_file(settings.url("ads"), settings.cache_dir))
+    ads = read_frame(fetch_file(settings.url("ads"), settings.cache_dir))
     return dict(zip(ads["ad_id"].astype(str), ads["bid"].astype(float), strict=True))
 
 
@@ -87,11 +85,11 @@ def load_home_rows(settings: ServiceSettings) -> HomeRows | None:
         folder, published = fetch_latest_partition(settings.url("recs"), settings.cache_dir)
     except FileNotFoundError:
         return None
-    rows = pd.read_parquet(folder / HOME_FILE)
+    rows = read_frame(folder / HOME_FILE)
     by_user: dict[str, list[HomeTitle]] = {}
     for user, title, p in zip(rows["user_id"], rows["title_id"], rows["p_click"], strict=True):
         by_user.setdefault(user, []).append(HomeTitle(title_id=title, p_click=float(p)))
-    popular = pd.read_parquet(folder / POPULAR_FILE)
+    popular = read_frame(folder / POPULAR_FILE)
     day = dt.date.fromisoformat(read_manifest(folder)["generated_for"])
     return HomeRows(
         by_user,

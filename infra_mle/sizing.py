@@ -9,8 +9,9 @@ anything), the model artifact, the feature snapshot (encoded by `OnlineScorer`),
 the home rows of the batch output, and the first ranking (torch's first forward pass allocates
 its workspaces). Each is the growth of the process's resident memory while that part loads
 (freed memory handed back after each, as the service does once it has loaded),
-through the same `loaders` functions the service calls, so the parts add up to what a service
-holds once ready; `tests/infra_mle/test_sizing.py` checks that against a running service.
+through the same `loaders` functions the service calls, so the parts add up to nearly all a
+service holds once ready (96-97%: the rest is uvicorn's and its threads' own memory);
+`tests/infra_mle/test_sizing.py` checks that against a running service.
 """
 
 from __future__ import annotations
@@ -104,10 +105,12 @@ def local_env(model: Path, snapshots: Path, ads: Path, recs: Path, cache: Path) 
     }
 
 
-def measure_memory(env: dict[str, str], repeats: int = 3) -> dict[str, float]:
+def measure_memory(env: dict[str, str], repeats: int = 5) -> dict[str, float]:
     """`memory_report` in `repeats` fresh interpreters with the service's environment `env`:
     the median of each part, their sum as `total`, and `total_range`, the lowest and highest
-    total measured."""
+    total measured. Five, because about one load in five still lands 4-6 MiB off on a part
+    (the small preset's features: 20.4 MiB, now and then 26); the outliers nearly vanish with
+    OMP_NUM_THREADS=1, so torch's threads are the likely cause. The median of five outvotes two."""
     from shared.server import run_to_end
 
     reports = []
