@@ -16,6 +16,7 @@ slow = true                     # a check needs Spark, servers or the browser (1
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,8 @@ def _strings(raw: dict, key: str, where: Path, required: bool = True) -> tuple[s
 
 def load(exercise_id: str, base: Path = EXERCISES) -> Exercise:
     """Read one exercise's manifest, checking every field a tool relies on."""
+    if not re.fullmatch(r"[a-z]+-[0-9]+", exercise_id):
+        raise ManifestError(f"'{exercise_id}' is not an exercise id (like data-1): make exercises")
     where = base / exercise_id / MANIFEST
     if not where.is_file():
         known = ", ".join(e.id for e in load_all(base)) or "none"
@@ -111,11 +114,15 @@ def load(exercise_id: str, base: Path = EXERCISES) -> Exercise:
         path, sep, name = blank.partition("::")
         if not sep or not path.endswith(".py") or not name:
             raise ManifestError(f"{where}: blank '{blank}' is not 'path/to/module.py::qualname'")
+        if Path(path).is_absolute() or ".." in Path(path).parts:
+            raise ManifestError(f"{where}: blank '{blank}' must name a file inside the repository")
     checks = _strings(raw, "checks", where)
     hints = raw.get("hints", {})
     if not isinstance(hints, dict) or set(hints) - set(checks):
         raise ManifestError(f"{where}: every [hints] key must be one of the checks")
     patch = raw.get("patch")
+    if patch is not None and (not isinstance(patch, str) or "/" in patch or patch.startswith(".")):
+        raise ManifestError(f"{where}: patch must be a file name in {where.parent}")
     if patch is not None and not (where.parent / patch).is_file():
         raise ManifestError(f"{where}: patch '{patch}' is not in {where.parent}")
     new_tests = _strings(raw, "new_tests", where, required=False)

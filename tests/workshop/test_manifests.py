@@ -105,6 +105,9 @@ def test_a_good_manifest_loads(tmp_path: Path):
         ("data-9", GOOD.replace("::psi", ""), "is not 'path/to/module.py::qualname'"),
         ("data-9", GOOD.replace('figure = "f?"', ""), "'figure'"),
         ("data-9", GOOD + 'patch = "missing.patch"\n', "patch 'missing.patch' is not in"),
+        ("data-9", GOOD + 'patch = "../../x.patch"\n', "must be a file name"),
+        ("data-9", GOOD.replace("data_mle/quality.py", "../../etc/x.py"), "inside the repository"),
+        ("data-9", GOOD.replace("data_mle/quality.py", "/etc/x.py"), "inside the repository"),
         ("data-9", GOOD + 'new_tests = ["tests/x.py"]\n', "name the patch"),
         ("data-9", GOOD + '[hints]\n"tests/other.py::t" = "h"\n', "one of the checks"),
         ("data-9", GOOD + "blank = []\n", "unknown keys"),
@@ -116,6 +119,12 @@ def test_a_broken_manifest_is_refused_with_the_reason(tmp_path, exercise_id, man
     _write(tmp_path, exercise_id if exercise_id != "data-8" else "data-9", manifest)
     with pytest.raises(ManifestError, match=message):
         load(exercise_id, tmp_path)
+
+
+@pytest.mark.parametrize("exercise_id", ["../data-1", "data-1/../data-1", "DATA-1", "data", ""])
+def test_an_id_that_is_not_an_exercise_id_is_refused(exercise_id: str):
+    with pytest.raises(ManifestError, match="is not an exercise id"):
+        load(exercise_id)
 
 
 def test_an_exercise_without_readme_is_refused(tmp_path: Path):
