@@ -1,4 +1,5 @@
-"""An attendee's branch: start an exercise, see its reference solution, go back to main.
+"""An attendee's branch: start an exercise, see its reference solution, go back to main; and
+the detached worktrees that the solution and the proof (`proof.py`) are made in.
 
 make exercise-start EX=data-1      # branch exercise/data-1 with the starter committed
 make exercise-solution EX=data-1   # the reference diff, starter -> solution
@@ -12,6 +13,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from workshop import starter
@@ -101,27 +104,50 @@ def reset(root: Path = ROOT) -> str:
     return f"on {MAIN}{kept}"
 
 
+@contextmanager
+def worktree(root: Path = ROOT, ref: str = "HEAD", with_changes: bool = False) -> Iterator[Path]:
+    """A detached worktree of `ref` (plus the uncommitted changes, when asked), removed after."""
+    with tempfile.TemporaryDirectory(prefix="exercise-") as scratch:
+        tree = Path(scratch) / "tree"
+        git("worktree", "add", "-q", "--detach", str(tree), ref, root=root)
+        try:
+            if with_changes:
+                copy_uncommitted(root, tree)
+            yield tree
+        finally:
+            git("worktree", "remove", "--force", str(tree), root=root, check=False)
+            shutil.rmtree(tree, ignore_errors=True)
+            git("worktree", "prune", root=root, check=False)
+
+
+def copy_uncommitted(root: Path, tree: Path) -> None:
+    """Carry the working tree's edits into `tree`: for trying an exercise before committing it."""
+    diff = subprocess.run(
+        ["git", "diff", "HEAD", "--binary"], cwd=root, capture_output=True, check=True
+    ).stdout
+    if diff:
+        subprocess.run(["git", "apply", "--binary", "-"], cwd=tree, input=diff, check=True)
+    untracked = git("ls-files", "--others", "--exclude-standard", root=root).splitlines()
+    for path in untracked:
+        (tree / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / path, tree / path)
+
+
 def solution_diff(exercise: Exercise, root: Path = ROOT) -> str:
     """The reference diff from the starter to the solution, both made from main."""
-    with tempfile.TemporaryDirectory() as scratch:
-        tree = Path(scratch) / "tree"
-        git("worktree", "add", "-q", "--detach", str(tree), MAIN, root=root)
-        try:
-            starter.make_solution(exercise, tree)
-            paths = sorted({b.partition("::")[0] for b in exercise.blanks})
-            solved = {p: (tree / p).read_text() for p in paths}
-            starter.blank_functions(exercise, tree)
-            return "".join(
-                "".join(
-                    difflib.unified_diff(
-                        (tree / p).read_text().splitlines(keepends=True),
-                        solved[p].splitlines(keepends=True),
-                        fromfile=f"a/{p} (starter)",
-                        tofile=f"b/{p} (solution)",
-                    )
+    with worktree(root, MAIN) as tree:
+        starter.make_solution(exercise, tree)
+        paths = sorted({b.partition("::")[0] for b in exercise.blanks})
+        solved = {p: (tree / p).read_text() for p in paths}
+        starter.blank_functions(exercise, tree)
+        return "".join(
+            "".join(
+                difflib.unified_diff(
+                    (tree / p).read_text().splitlines(keepends=True),
+                    solved[p].splitlines(keepends=True),
+                    fromfile=f"a/{p} (starter)",
+                    tofile=f"b/{p} (solution)",
                 )
-                for p in paths
             )
-        finally:
-            git("worktree", "remove", "--force", str(tree), root=root)
-            shutil.rmtree(tree, ignore_errors=True)
+            for p in paths
+        )

@@ -11,17 +11,12 @@ For each exercise, in a detached worktree of the current commit:
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from workshop import starter
-from workshop.branches import git
+from workshop.branches import worktree
 from workshop.checks import TIMED_OUT, CheckResult, run_pytest, summarise
 from workshop.manifest import ROOT, Exercise
 
@@ -37,35 +32,6 @@ class Proof:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-@contextmanager
-def worktree(root: Path = ROOT, with_changes: bool = False) -> Iterator[Path]:
-    """A detached worktree of HEAD (plus the uncommitted changes, when asked), removed after."""
-    with tempfile.TemporaryDirectory(prefix="exercise-") as scratch:
-        tree = Path(scratch) / "tree"
-        git("worktree", "add", "-q", "--detach", str(tree), "HEAD", root=root)
-        try:
-            if with_changes:
-                _copy_uncommitted(root, tree)
-            yield tree
-        finally:
-            git("worktree", "remove", "--force", str(tree), root=root, check=False)
-            shutil.rmtree(tree, ignore_errors=True)
-            git("worktree", "prune", root=root, check=False)
-
-
-def _copy_uncommitted(root: Path, tree: Path) -> None:
-    """Carry the working tree's edits into `tree`: for trying an exercise before committing it."""
-    diff = subprocess.run(
-        ["git", "diff", "HEAD", "--binary"], cwd=root, capture_output=True, check=True
-    ).stdout
-    if diff:
-        subprocess.run(["git", "apply", "--binary", "-"], cwd=tree, input=diff, check=True)
-    untracked = git("ls-files", "--others", "--exclude-standard", root=root).splitlines()
-    for path in untracked:
-        (tree / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / path, tree / path)
 
 
 def _expect(proof: Proof, side: str, results: list[CheckResult], wanted: str) -> None:
@@ -104,7 +70,7 @@ def prove(
 ) -> Proof:
     proof = Proof(exercise)
     started = time.monotonic()
-    with worktree(root, with_changes) as tree:
+    with worktree(root, with_changes=with_changes) as tree:
         try:
             starter.make_starter(exercise, tree)
         except starter.StarterError as error:
@@ -116,7 +82,7 @@ def prove(
             proof.problems.append(f"starter: the suite no longer collects (exit {code}):\n{tail}")
         proof.starter = _run_checks(proof, "starter", tree, "failed")
     if exercise.is_extension or solutions:
-        with worktree(root, with_changes) as tree:
+        with worktree(root, with_changes=with_changes) as tree:
             starter.make_solution(exercise, tree)
             proof.solution = _run_checks(proof, "solution", tree, "passed")
             if proof.solution and not any(r.figures for r in proof.solution):

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from workshop.branches import TOOL_IDENTITY
+from workshop.branches import TOOL_IDENTITY, copy_uncommitted
 from workshop.manifest import ROOT
-from workshop.proof import _copy_uncommitted
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +40,7 @@ def clone(tmp_path: Path) -> Path:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", "--local", str(ROOT), str(clone)], check=True)
     _git(clone, "checkout", "-q", "-B", "main")
-    _copy_uncommitted(ROOT, clone)
+    copy_uncommitted(ROOT, clone)
     if _git(clone, "status", "--porcelain"):
         _git(clone, "add", "-A")
         _git(clone, "commit", "-q", "-m", "uncommitted work")
