@@ -36,7 +36,7 @@ def _verify(ids: list[str], solutions: bool, with_changes: bool) -> int:
     for exercise in exercises:
         print(f"proving {exercise.id} ...", flush=True)
         proofs.append(proof.prove(exercise, solutions=solutions, with_changes=with_changes))
-        print(proof.report(proofs[-1:]).splitlines()[-1 - len(proofs[-1].problems)], flush=True)
+        print(proof.row(proofs[-1]), flush=True)
     print()
     print(proof.report(proofs))
     broken = [p.exercise.id for p in proofs if not p.ok]

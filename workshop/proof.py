@@ -93,16 +93,19 @@ def prove(
     return proof
 
 
+HEADER = "exercise        starter checks      solution checks     seconds  verdict"
+
+
+def row(p: Proof) -> str:
+    """One exercise's line of the report: its verdict on each side, then its problems."""
+    failing = sum(r.outcome == "failed" for r in p.starter)
+    passing = sum(r.outcome == "passed" for r in p.solution)
+    solution = f"{passing}/{len(p.solution)} pass" if p.solution else "main (make test)"
+    starter_side = f"{failing}/{len(p.exercise.checks)} fail"
+    verdict = "ok" if p.ok else "BROKEN"
+    line = f"{p.exercise.id:15} {starter_side:19} {solution:19} {p.seconds:7.0f}  {verdict}"
+    return "\n".join([line, *(f"    {problem}" for problem in p.problems)])
+
+
 def report(proofs: list[Proof]) -> str:
-    lines = ["exercise        starter checks      solution checks     seconds  verdict"]
-    for p in proofs:
-        failing = sum(r.outcome == "failed" for r in p.starter)
-        passing = sum(r.outcome == "passed" for r in p.solution)
-        solution = f"{passing}/{len(p.solution)} pass" if p.solution else "main (make test)"
-        starter_side = f"{failing}/{len(p.exercise.checks)} fail"
-        lines.append(
-            f"{p.exercise.id:15} {starter_side:19} {solution:19} {p.seconds:7.0f}  "
-            f"{'ok' if p.ok else 'BROKEN'}"
-        )
-        lines += [f"    {problem}" for problem in p.problems]
-    return "\n".join(lines)
+    return "\n".join([HEADER, *(row(p) for p in proofs)])
