@@ -12,6 +12,7 @@ S3 endpoint and the Spark Connect server, when this process has them (`AWS_ENDPO
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -30,6 +31,23 @@ from shared.settings import get_settings
 DAGS_FOLDER = Path(__file__).resolve().parent / "dags"
 
 
+# The scheduler, DAG processor, API server and task runners all write to one SQLite file. A
+# writer waits this long for another's lock instead of failing with "database is locked":
+# sqlite3's default of 5 s is exceeded on a busy 2-core machine.
+LOCK_WAIT_S = 60.0
+
+
+def metadata_path(lake: Lake) -> Path:
+    """Airflow's metadata database (SQLite) inside the lake."""
+    return lake.root / "airflow" / "airflow.db"
+
+
+def metadata_query(lake: Lake, sql: str, *args: object) -> list[tuple]:
+    """Rows of a read-only query on Airflow's metadata database."""
+    with contextlib.closing(sqlite3.connect(metadata_path(lake), timeout=LOCK_WAIT_S)) as db:
+        return db.execute(sql, args).fetchall()
+
+
 def airflow_env(lake: Lake) -> dict[str, str]:
     """The environment of every Airflow command: its home, database and DAGs inside the repo's
     lake (never the user's ~/airflow), quiet logs, and the connections to S3 and Spark."""
@@ -46,7 +64,9 @@ def airflow_env(lake: Lake) -> dict[str, str]:
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
+            f"sqlite:///{metadata_path(lake)}?timeout={LOCK_WAIT_S:.0f}"
+        ),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws),
         "AIRFLOW_CONN_SPARK_DEFAULT": json.dumps(
@@ -74,20 +94,16 @@ def migrate(lake: Lake) -> None:
 
 def task_times(lake: Lake, day: dt.date) -> dict[str, dict]:
     """State and duration of each task of the latest run of `day`, from Airflow's database."""
-    database = lake.root / "airflow" / "airflow.db"
-    with sqlite3.connect(database) as db:
-        run = db.execute(
-            "SELECT run_id FROM dag_run WHERE dag_id = ? AND date(logical_date) = ? "
-            "ORDER BY id DESC LIMIT 1",
-            (DAG_ID, day.isoformat()),
-        ).fetchone()
-        if run is None:
-            return {}
-        rows = db.execute(
-            "SELECT task_id, state, duration FROM task_instance WHERE dag_id = ? AND run_id = ? "
-            "ORDER BY start_date",
-            (DAG_ID, run[0]),
-        ).fetchall()
+    run = metadata_query(
+        lake, "SELECT run_id FROM dag_run WHERE dag_id = ? AND date(logical_date) = ? "
+        "ORDER BY id DESC LIMIT 1", DAG_ID, day.isoformat(),
+    )  # fmt: skip
+    if not run:
+        return {}
+    rows = metadata_query(
+        lake, "SELECT task_id, state, duration FROM task_instance WHERE dag_id = ? AND run_id = ? "
+        "ORDER BY start_date", DAG_ID, run[0][0],
+    )  # fmt: skip
     return {
         task: {"state": state, "seconds": round(duration or 0.0, 1)}
         for task, state, duration in rows
@@ -96,14 +112,13 @@ def task_times(lake: Lake, day: dt.date) -> dict[str, dict]:
 
 def run_seconds(lake: Lake, day: dt.date) -> float:
     """Wall time of the latest run of `day`: its first task's start to its last task's end."""
-    with sqlite3.connect(lake.root / "airflow" / "airflow.db") as db:
-        row = db.execute(
-            "SELECT (julianday(max(end_date)) - julianday(min(start_date))) * 86400 "
-            "FROM task_instance WHERE dag_id = ? AND run_id = (SELECT run_id FROM dag_run "
-            "WHERE dag_id = ? AND date(logical_date) = ? ORDER BY id DESC LIMIT 1)",
-            (DAG_ID, DAG_ID, day.isoformat()),
-        ).fetchone()
-    return round(row[0] or 0.0, 1) if row else 0.0
+    (row,) = metadata_query(
+        lake, "SELECT (julianday(max(end_date)) - julianday(min(start_date))) * 86400 "
+        "FROM task_instance WHERE dag_id = ? AND run_id = (SELECT run_id FROM dag_run "
+        "WHERE dag_id = ? AND date(logical_date) = ? ORDER BY id DESC LIMIT 1)",
+        DAG_ID, DAG_ID, day.isoformat(),
+    )  # fmt: skip
+    return round(row[0] or 0.0, 1)
 
 
 def _per_day(output: str, days: list[dt.date]) -> dict[dt.date, str]:

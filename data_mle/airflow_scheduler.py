@@ -21,8 +21,8 @@ runs count against the backfill's own `max_active_runs` (1: days run in order).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
-import sqlite3
 import sys
 import time
 from contextlib import ExitStack
@@ -36,6 +36,7 @@ from shared.s3 import free_port
 from shared.server import HOST, ChildServer, run_to_end
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Timeout)\b.*: ")
 FINISHED = ("success", "failed")
 
 
@@ -114,8 +115,9 @@ class Scheduler:
         self._stack.close()
 
     def _query(self, sql: str, *args: object) -> list[tuple]:
-        with sqlite3.connect(self.lake.root / "airflow" / "airflow.db", timeout=30) as db:
-            return db.execute(sql, args).fetchall()
+        from data_mle.airflow_runner import metadata_query
+
+        return metadata_query(self.lake, sql, *args)
 
     def _wait_for_dag(self, timeout_s: float = 120.0) -> None:
         """Until the DAG processor has written the DAG to the database."""
@@ -129,7 +131,7 @@ class Scheduler:
     def _airflow(self, *args: str) -> str:
         result = run_to_end([AIRFLOW, *args], self.env)
         if result.returncode != 0:
-            raise RuntimeError(f"airflow {args[0]} {args[1]} failed: {result.stderr[-800:]}")
+            raise RuntimeError(f"airflow {args[0]} {args[1]} failed: {error_line(result.stderr)}")
         return result.stdout
 
     def backfill(self, days: list[dt.date], timeout_s: float = 900.0) -> list[DayRun]:
@@ -186,3 +188,10 @@ class Scheduler:
             "SELECT date(logical_date), state FROM dag_run "
             "WHERE dag_id = ? AND run_type = 'scheduled'", DAG_ID,
         )  # fmt: skip
+
+
+def error_line(stderr: str) -> str:
+    """The last line of a command's error output that names an exception (for SQLAlchemy, the
+    line with the driver's message, not the SQL statement that follows it), else its tail."""
+    named = [line.strip() for line in stderr.splitlines() if EXCEPTION_LINE.match(line.strip())]
+    return named[-1][:500] if named else stderr[-800:]
