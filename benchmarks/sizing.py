@@ -10,8 +10,8 @@ model per preset would take longer than the rest). Then, measured: the batch job
 whole, its time to ready, its p50/p99 at `RATE` requests a second (open loop), its CPU per
 prediction; and from them the cost model (`infra_mle.cost`) for both products.
 
-The large preset is not measured here: its batch job scores 4 billion rows, about two hours of
-this machine at the measured rate (see infra_mle/README.md).
+The large preset is not measured here: its batch job scores 4 billion rows, over an hour of
+this machine at medium's measured rate (see infra_mle/README.md).
 """
 
 from __future__ import annotations
