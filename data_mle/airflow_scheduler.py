@@ -36,6 +36,7 @@ from shared.s3 import free_port
 from shared.server import HOST, ChildServer, run_to_end
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+LOCKED = "database is locked"
 EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Timeout)\b.*: ")
 FINISHED = ("success", "failed")
 
@@ -128,23 +129,41 @@ class Scheduler:
             time.sleep(1)
         raise TimeoutError(f"the DAG processor did not parse {DAG_ID} in {timeout_s:.0f} s")
 
-    def _airflow(self, *args: str) -> str:
-        result = run_to_end([AIRFLOW, *args], self.env)
-        if result.returncode != 0:
-            raise RuntimeError(f"airflow {args[0]} {args[1]} failed: {error_line(result.stderr)}")
-        return result.stdout
+    def _airflow(self, *args: str, attempts: int = 5) -> str:
+        """Run an Airflow command; when SQLite refused it a write ("database is locked"), run
+        it again, up to `attempts` times.
+
+        The lock wait in the database URL does not cover every refusal: in SQLite's WAL mode, a
+        transaction that has read and then writes after another process committed is refused at
+        once, without waiting. The scheduler commits every few seconds, and `backfill create`
+        reads for a while before it inserts its runs. Airflow undoes a backfill whose runs hit
+        the lock ("so the user can retry"), and pausing and unpausing are idempotent, so a
+        retry is safe for every command run here."""
+        for attempt in range(1, attempts + 1):
+            result = run_to_end([AIRFLOW, *args], self.env)
+            if result.returncode == 0:
+                return result.stdout
+            why = error_line(result.stderr)
+            if LOCKED not in why or attempt == attempts:
+                break
+            time.sleep(2.0 * attempt)
+        tries = f" (tried {attempt} times)" if attempt > 1 else ""
+        raise RuntimeError(f"airflow {args[0]} {args[1]} failed{tries}: {why}")
 
     def backfill(self, days: list[dt.date], timeout_s: float = 900.0) -> list[DayRun]:
-        """Unpause the DAG, ask the scheduler for a backfill of `days` (one run at a time, in
-        order), wait for it, and return a `DayRun` per day that finished."""
+        """Ask for a backfill of `days` (one run at a time, in order), unpause the DAG so the
+        scheduler runs it, wait for it, and return a `DayRun` per day that finished."""
         from data_mle.airflow_runner import run_seconds, task_times
 
-        self._airflow("dags", "unpause", DAG_ID)
+        # The backfill first, while the paused DAG keeps the scheduler quiet: unpausing sets
+        # it to work on its automatic run, and every commit it makes can refuse the backfill's
+        # inserts (see `_airflow`).
         self._airflow(
             "backfill", "create", "--dag-id", DAG_ID, "--from-date", days[0].isoformat(),
             "--to-date", days[-1].isoformat(), "--max-active-runs", "1",
             "--reprocess-behavior", "completed",
         )  # fmt: skip
+        self._airflow("dags", "unpause", DAG_ID)
         deadline = time.monotonic() + timeout_s
         states: dict[str, str] = {}
         while time.monotonic() < deadline:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from data_mle.airflow_runner import LOCK_WAIT_S, airflow_env
 from data_mle.airflow_scheduler import error_line
 from shared.lake import Lake
@@ -62,3 +64,45 @@ def test_a_failed_airflow_command_is_reported_by_its_exception():
     assert error_line("usage: airflow backfill create [-h]\nerror: bad date") == (
         "usage: airflow backfill create [-h]\nerror: bad date"
     )
+
+
+class FakeAirflow:
+    """Stands in for `run_to_end`: answers each call with the next of `outcomes` (stderr text,
+    or "" for success) and records the commands."""
+
+    def __init__(self, *outcomes: str) -> None:
+        self.outcomes, self.commands = list(outcomes), []
+
+    def __call__(self, command, env, timeout_s=None):
+        self.commands.append(command[1:])
+        stderr = self.outcomes.pop(0)
+        return subprocess.CompletedProcess(command, 1 if stderr else 0, "done", stderr)
+
+
+LOCKED = "sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) database is locked\n"
+
+
+def _scheduler(tmp_path, monkeypatch, fake: FakeAirflow):
+    from data_mle import airflow_scheduler
+
+    monkeypatch.setattr(airflow_scheduler, "run_to_end", fake)
+    monkeypatch.setattr(airflow_scheduler.time, "sleep", lambda s: None)
+    return airflow_scheduler.Scheduler(Lake(tmp_path))
+
+
+def test_a_command_refused_by_the_lock_is_run_again(tmp_path, monkeypatch):
+    fake = FakeAirflow(LOCKED, LOCKED, "")
+    scheduler = _scheduler(tmp_path, monkeypatch, fake)
+    assert scheduler._airflow("backfill", "create", "--dag-id", "d") == "done"
+    assert fake.commands == [["backfill", "create", "--dag-id", "d"]] * 3
+
+
+def test_other_failures_and_a_lock_that_never_frees_are_not_retried_forever(tmp_path, monkeypatch):
+    fake = FakeAirflow("airflow.exceptions.DagNotFound: Could not find dag d\n", *[LOCKED] * 5)
+    scheduler = _scheduler(tmp_path, monkeypatch, fake)
+    with pytest.raises(RuntimeError, match=r"^airflow dags unpause failed: .*DagNotFound"):
+        scheduler._airflow("dags", "unpause", "d")
+    assert len(fake.commands) == 1
+    with pytest.raises(RuntimeError, match=r"failed \(tried 5 times\): .*database is locked"):
+        scheduler._airflow("dags", "pause", "d")
+    assert len(fake.commands) == 6
