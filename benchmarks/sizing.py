@@ -36,11 +36,12 @@ PRESETS = ("tiny", "small", "medium")
 DAYS = 3  # the snapshot's windows then hold (nearly) every user; more days change no size
 RATE, SECONDS = 100, 8  # the fixed request rate of the latency figures
 HOME_VISITS = 30  # real-time home rows timed for the CPU a prediction
-# Timings are medians of several runs, so that two sweeps agree; the medium batch job (4 min)
-# runs once. Memory: the median of 5 fresh processes (`infra_mle.sizing.measure_memory`).
-# Latency and time to ready: the median of SERVICE_STARTS fresh service processes, one load
-# run each. Three runs inside one process agreed to 4% on p99, while two sweeps' processes
-# differed by 11% (tiny: 8.27 and 7.38 ms), so the process, not the run, is what varies.
+# Timings are medians of several runs, so that no single slow run sets a figure; the medium
+# batch job (4 min) runs once. Memory: the median of 5 fresh processes
+# (`infra_mle.sizing.measure_memory`). Latency and time to ready: the median of SERVICE_STARTS
+# fresh service processes, one load run each: three runs inside one process agreed to 4% on
+# p99 while two processes differed by 11%, and now and then one process runs slow throughout.
+# Two sweeps still differ by up to 12% on timings (the host's speed moves; infra_mle/README.md).
 SERVICE_STARTS = 5
 HOME_REPEATS = 3
 BATCH_REPEATS = {"tiny": 3, "small": 3}

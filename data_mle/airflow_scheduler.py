@@ -11,11 +11,13 @@ process (each in its own process group, logs in `<lake>/logs/airflow-*.log`):
 - the DAG processor parses `data_mle/dags` into the metadata database;
 - the scheduler creates runs and queues their tasks.
 
-Unpausing the DAG (which a backfill needs: the scheduler queues no task of a paused DAG) makes the
-scheduler create an automatic run for the latest whole day. Its data is not in the demo world,
-whose dates are in the past, so the DAG's sensor fails that run on its first look (the day is
-past its freshness deadline) instead of holding the single active run for hours. The backfill's
-runs count against the backfill's own `max_active_runs` (1: days run in order).
+The backfill is created first, then the DAG unpaused (the scheduler queues no task of a paused
+DAG). Unpausing makes the scheduler create an automatic run for the latest whole day. Its data
+is not in the demo world, whose dates are in the past, so once that day is past its freshness
+deadline (6 h after its end) the DAG's sensor fails the run on its first look; before then the
+run waits, as it should for a day whose events may still land. Either way it does not hold up
+the backfill, whose runs count against the backfill's own `max_active_runs` (1: days run in
+order).
 """
 
 from __future__ import annotations
