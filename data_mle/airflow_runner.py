@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +30,8 @@ from shared.server import run_to_end
 from shared.settings import get_settings
 
 DAGS_FOLDER = Path(__file__).resolve().parent / "dags"
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))  # installed beside this interpreter
+EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Timeout)\b.*: ")
 
 
 # The scheduler, DAG processor, API server and task runners all write to one SQLite file. A
@@ -80,7 +83,14 @@ def airflow_env(lake: Lake) -> dict[str, str]:
 
 def _airflow(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """An Airflow command in its own process group, stopped with it if this process stops."""
-    return run_to_end([str(Path(sys.executable).with_name("airflow")), *args], env)
+    return run_to_end([AIRFLOW, *args], env)
+
+
+def error_line(stderr: str) -> str:
+    """The last line of a command's error output that names an exception (for SQLAlchemy, the
+    line with the driver's message, not the SQL statement that follows it), else its tail."""
+    named = [line.strip() for line in stderr.splitlines() if EXCEPTION_LINE.match(line.strip())]
+    return named[-1][:500] if named else stderr[-800:]
 
 
 def migrate(lake: Lake) -> None:
@@ -89,7 +99,7 @@ def migrate(lake: Lake) -> None:
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     result = _airflow(["db", "migrate"], env)
     if result.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed: {result.stderr.strip()[-500:]}")
+        raise RuntimeError(f"airflow db migrate failed: {error_line(result.stderr)}")
 
 
 def task_times(lake: Lake, day: dt.date) -> dict[str, dict]:

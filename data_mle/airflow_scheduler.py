@@ -23,23 +23,27 @@ order).
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
-import sys
 import time
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Self
 
 from data_mle.airflow_dag_test import DAG_ID
+from data_mle.airflow_runner import (
+    AIRFLOW,
+    airflow_env,
+    error_line,
+    metadata_query,
+    migrate,
+    run_seconds,
+    task_times,
+)
 from data_mle.runs import DayRun, why_failed
 from shared.lake import Lake
 from shared.s3 import free_port
 from shared.server import HOST, ChildServer, run_to_end
 
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 LOCKED = "database is locked"
-EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Timeout)\b.*: ")
 FINISHED = ("success", "failed")
 
 
@@ -75,8 +79,6 @@ class Scheduler:
     """
 
     def __init__(self, lake: Lake):
-        from data_mle.airflow_runner import airflow_env
-
         api, health = free_port(), free_port()
         self.lake = lake
         self.api_url = f"http://{HOST}:{api}"
@@ -104,8 +106,6 @@ class Scheduler:
         self._stack = ExitStack()
 
     def __enter__(self) -> Self:
-        from data_mle.airflow_runner import migrate
-
         migrate(self.lake)
         with ExitStack() as stack:
             for component in self.components:
@@ -118,8 +118,6 @@ class Scheduler:
         self._stack.close()
 
     def _query(self, sql: str, *args: object) -> list[tuple]:
-        from data_mle.airflow_runner import metadata_query
-
         return metadata_query(self.lake, sql, *args)
 
     def _wait_for_dag(self, timeout_s: float = 120.0) -> None:
@@ -155,8 +153,6 @@ class Scheduler:
     def backfill(self, days: list[dt.date], timeout_s: float = 900.0) -> list[DayRun]:
         """Ask for a backfill of `days` (one run at a time, in order), unpause the DAG so the
         scheduler runs it, wait for it, and return a `DayRun` per day that finished."""
-        from data_mle.airflow_runner import run_seconds, task_times
-
         # The backfill first, while the paused DAG keeps the scheduler quiet: unpausing sets
         # it to work on its automatic run, and every commit it makes can refuse the backfill's
         # inserts (see `_airflow`).
@@ -209,10 +205,3 @@ class Scheduler:
             "SELECT date(logical_date), state FROM dag_run "
             "WHERE dag_id = ? AND run_type = 'scheduled'", DAG_ID,
         )  # fmt: skip
-
-
-def error_line(stderr: str) -> str:
-    """The last line of a command's error output that names an exception (for SQLAlchemy, the
-    line with the driver's message, not the SQL statement that follows it), else its tail."""
-    named = [line.strip() for line in stderr.splitlines() if EXCEPTION_LINE.match(line.strip())]
-    return named[-1][:500] if named else stderr[-800:]

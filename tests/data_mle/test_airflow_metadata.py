@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from data_mle.airflow_runner import LOCK_WAIT_S, airflow_env
-from data_mle.airflow_scheduler import error_line
+from data_mle.airflow_runner import LOCK_WAIT_S, airflow_env, error_line
 from shared.lake import Lake
 
 ENGINES = """
