@@ -104,35 +104,42 @@ class QualityGateError(RuntimeError):
 
 
 def profile_day(bronze: Any, day: dt.date, reconciliation: dict) -> DayProfile:
-    """The numbers the gates need, computed with Spark from a day's bronze events."""
+    """The numbers the gates need, computed with Spark from a day's bronze events in one pass:
+    every number is a column of one aggregation (a conditional count, mostly), so the day is
+    read once. A job per number (eleven of them) took 1.8 s a day under Spark Connect."""
     from pyspark.sql import functions as F
 
-    def shares(column: Any, values: tuple[str, ...] | range) -> dict[str, float]:
-        counts = {str(r[0]): r[1] for r in bronze.groupBy(column).count().collect()}
-        total = sum(counts.values()) or 1
-        return {str(v): counts.get(str(v), 0) / total for v in values}
-
-    rows = bronze.count()
-    must_have = [
-        ("context_title_id", F.col("surface") == "ad_break"),
-        ("impression_id", F.col("event_type") != "impression"),
-        ("watch_time_s", F.col("event_type") == "play"),
-    ]
-    nulls = {
-        name: bronze.filter(cond).select(F.avg(F.col(name).isNull().cast("double"))).first()[0]
-        or 0.0
-        for name, cond in must_have
+    is_ = {name: F.col(name) for name in ("surface", "event_type")}
+    must_have = {
+        "context_title_id": is_["surface"] == "ad_break",
+        "impression_id": is_["event_type"] != "impression",
+        "watch_time_s": is_["event_type"] == "play",
     }
-    by_surface = (
-        bronze.groupBy("surface")
-        .agg(
-            F.sum((F.col("event_type") == "impression").cast("long")).alias("impressions"),
-            F.sum((F.col("event_type") == "click").cast("long")).alias("clicks"),
-        )
-        .collect()
-    )
-    # As epoch microseconds: collected timestamps come back naive, in the machine's time zone.
-    latest_us = bronze.agg(F.max(F.unix_micros("event_time"))).first()[0]
+    dimensions = {
+        "device": (F.col("device"), DEVICES),
+        "surface": (is_["surface"], SURFACES),
+        "event_type": (is_["event_type"], EVENT_TYPES),
+        "hour": (F.hour("event_time"), range(24)),
+    }
+    columns = {
+        "rows": F.count(F.lit(1)),
+        # As epoch microseconds: collected timestamps come back naive, in the machine's zone.
+        "latest_us": F.max(F.unix_micros("event_time")),
+    }
+    for name, applies in must_have.items():
+        columns[f"{name} expected"] = F.count_if(applies)
+        columns[f"{name} null"] = F.count_if(applies & F.col(name).isNull())
+    for surface in SURFACES:
+        for kind in ("impression", "click"):
+            columns[f"{surface} {kind}"] = F.count_if(
+                (is_["surface"] == surface) & (is_["event_type"] == kind)
+            )
+    for dimension, (column, values) in dimensions.items():
+        for value in values:
+            columns[f"{dimension}={value}"] = F.count_if(column == F.lit(value))
+    got = bronze.agg(*(c.alias(k) for k, c in columns.items())).first().asDict()
+
+    rows, latest_us = got["rows"], got["latest_us"]
     latest = None if latest_us is None else dt.datetime.fromtimestamp(latest_us / 1e6, dt.UTC)
     expected = [(f.name, f.dataType.simpleString()) for f in EVENTS.spark().fields]
     actual = [(f.name, f.dataType.simpleString()) for f in bronze.schema.fields]
@@ -144,14 +151,19 @@ def profile_day(bronze: Any, day: dt.date, reconciliation: dict) -> DayProfile:
         duplicates=sum(reconciliation["duplicates"].values()),
         late=reconciliation["late"],
         schema_missing=[f"{n} {t}" for n, t in expected if (n, t) not in actual],
-        null_share=nulls,
-        ctr={r["surface"]: r["clicks"] / r["impressions"] for r in by_surface if r["impressions"]},
+        null_share={
+            name: got[f"{name} null"] / n if (n := got[f"{name} expected"]) else 0.0
+            for name in must_have
+        },
+        ctr={
+            s: got[f"{s} click"] / got[f"{s} impression"]
+            for s in SURFACES
+            if got[f"{s} impression"]
+        },
         latest_event=latest.isoformat() if latest else None,
         shares={
-            "device": shares("device", DEVICES),
-            "surface": shares("surface", SURFACES),
-            "event_type": shares("event_type", EVENT_TYPES),
-            "hour": shares(F.hour("event_time"), range(24)),
+            dimension: {str(v): got[f"{dimension}={v}"] / (rows or 1) for v in values}
+            for dimension, (_, values) in dimensions.items()
         },
     )
 

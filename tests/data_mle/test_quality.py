@@ -8,6 +8,7 @@ import gzip
 import math
 from dataclasses import asdict
 
+import pandas as pd
 import pytest
 
 from data_mle.ingest import ingest_day
@@ -17,12 +18,14 @@ from data_mle.quality import (
     QualityGateError,
     QualityReport,
     evaluate,
+    profile_day,
     psi,
     run_gates,
     trailing_profiles,
 )
 from shared.lake import BUSINESS_EVENTS_FILE
-from shared.storage import to_json_text
+from shared.schema import DEVICES, EVENT_TYPES, SURFACES
+from shared.storage import read_manifest, to_json_text
 from tests.data_mle.conftest import DAYS, land
 
 HOURS = {str(h): 1 / 24 for h in range(24)}
@@ -143,6 +146,64 @@ def test_clean_and_mildly_faulty_days_pass_on_spark(spark, ingested):
         saved = QualityReport.read(lake, day)  # the file holds exactly what was returned
         assert saved is not None and to_json_text(asdict(saved)) == to_json_text(asdict(report))
     assert len(trailing_profiles(lake, DAYS[-1] + dt.timedelta(days=1))) == len(DAYS)
+
+
+def _pandas_profile(events: pd.DataFrame) -> dict:
+    """The profile's numbers computed the plain way, from the same bronze rows."""
+    rows = len(events)
+    must_have = {
+        "context_title_id": events["surface"] == "ad_break",
+        "impression_id": events["event_type"] != "impression",
+        "watch_time_s": events["event_type"] == "play",
+    }
+    ctr = {}
+    for surface in SURFACES:
+        of = events[events["surface"] == surface]["event_type"]
+        if (of == "impression").any():
+            ctr[surface] = (of == "click").sum() / (of == "impression").sum()
+    hours = events["event_time"].dt.hour
+    return {
+        "rows": rows,
+        "null_share": {n: events.loc[m, n].isna().mean() for n, m in must_have.items()},
+        "ctr": ctr,
+        "latest_event": events["event_time"].max().isoformat(),
+        "shares": {
+            "device": {v: (events["device"] == v).sum() / rows for v in DEVICES},
+            "surface": {v: (events["surface"] == v).sum() / rows for v in SURFACES},
+            "event_type": {v: (events["event_type"] == v).sum() / rows for v in EVENT_TYPES},
+            "hour": {str(h): (hours == h).sum() / rows for h in range(24)},
+        },
+    }
+
+
+@pytest.mark.slow
+def test_the_profile_is_the_plain_count_of_the_day_read_in_one_spark_job(spark, ingested):
+    lake, _, _ = ingested
+    day = DAYS[1]  # a faulty day: quarantined lines, duplicates, late events
+    path = lake.bronze_events(day)
+    bronze = spark.read.parquet(str(path))  # reading the schema is a job of its own
+    tracker, group = spark.sparkContext.statusTracker(), "profile-one-job"
+    spark.sparkContext.setJobGroup(group, "profile_day")
+    # Adaptive execution runs a shuffle's stages as jobs of their own: off, one action is one job.
+    spark.conf.set("spark.sql.adaptive.enabled", "false")
+    try:
+        profile = profile_day(bronze, day, read_manifest(path)["reconciliation"])
+    finally:
+        spark.conf.unset("spark.sql.adaptive.enabled")
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+    jobs = tracker.getJobIdsForGroup(group)
+    assert len(jobs) == 1, f"the profile should read the day once, it ran {len(jobs)} jobs"
+
+    expected = _pandas_profile(pd.read_parquet(path))
+    got = asdict(profile)
+    assert got["latest_event"] == expected.pop("latest_event")
+    assert got["rows"] == expected.pop("rows") > 0
+    for key, value in expected.items():
+        if key == "shares":
+            for dimension, shares in value.items():
+                assert got[key][dimension] == pytest.approx(shares), f"shares of {dimension}"
+        else:
+            assert got[key] == pytest.approx(value), f"{key}: {got[key]} != {value}"
 
 
 @pytest.mark.slow
