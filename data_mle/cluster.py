@@ -24,14 +24,20 @@ import argparse
 import os
 import shlex
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from shared.s3 import free_port
-from shared.server import HOST, ChildServer, Terminated, log_dir, sigterm_exits
+from shared.server import (
+    HOST,
+    ChildServer,
+    Terminated,
+    log_dir,
+    serve_until_stopped,
+    sigterm_exits,
+)
 
 # The launchers come with the pyspark wheel, beside this interpreter.
 SPARK_CLASS = str(Path(sys.executable).with_name("spark-class"))
@@ -204,11 +210,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"({args.cores} cores, {args.memory}); logs in {cluster.master.log_path.parent}"
             )
             print(f"In another shell:\n  {env} {submit}", flush=True)
-            while cluster.running:
-                time.sleep(0.5)
-    except (KeyboardInterrupt, Terminated):
+            return serve_until_stopped(cluster)
+    except (KeyboardInterrupt, Terminated):  # while the cluster was starting
         return 0
-    return 1
 
 
 if __name__ == "__main__":

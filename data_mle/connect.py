@@ -17,11 +17,10 @@ import argparse
 import os
 import socket
 import sys
-import time
 from pathlib import Path
 
 from shared.s3 import free_port
-from shared.server import HOST, ChildServer, Terminated, sigterm_exits
+from shared.server import HOST, ChildServer, Terminated, serve_until_stopped, sigterm_exits
 from shared.settings import get_settings
 from shared.spark import DRIVER_MEMORY, SESSION_CONF
 
@@ -81,11 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         with sigterm_exits(), SparkConnectServer(port=args.port) as server:
             print(f"Spark Connect on {server.url} (log {server.log_path}); in another shell:")
             print(f"  export MARQUEE_SPARK_REMOTE={server.url}", flush=True)
-            while server.running:
-                time.sleep(0.5)
-    except (KeyboardInterrupt, Terminated):
+            return serve_until_stopped(server)
+    except (KeyboardInterrupt, Terminated):  # while the server was starting
         return 0
-    return 1
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import os
 import shutil
 import socket
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -32,7 +31,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from shared.lake import Lake
-from shared.server import HOST, ChildServer, ServerStartError, Terminated, sigterm_exits
+from shared.server import HOST, ChildServer, ServerStartError, serve_until_stopped
 from shared.settings import environment, get_settings
 from shared.storage import MANIFEST, verify_partition
 
@@ -251,11 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in server.env().items():
             print(f"  export {name}={value}")
         print("Ctrl-C stops it; its objects live in memory and go with it.", flush=True)
-        with sigterm_exits():
-            while server.running:
-                time.sleep(0.5)
-        return 1  # the server died under us
-    except (KeyboardInterrupt, Terminated):
+        return serve_until_stopped(server)
+    except KeyboardInterrupt:  # Ctrl-C while the bucket was being made
         return 0
     finally:
         server.stop()

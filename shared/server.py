@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 from shared.settings import get_settings
 
@@ -227,3 +227,23 @@ def sigterm_exits() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class Running(Protocol):
+    """Anything that can say whether it still runs: a `ChildServer`, a cluster of them."""
+
+    @property
+    def running(self) -> bool: ...
+
+
+def serve_until_stopped(server: Running, poll_s: float = 0.5) -> int:
+    """Block while `server` runs, for a command that keeps servers up until Ctrl-C: 0 when
+    Ctrl-C or SIGTERM ends the wait (the caller's `with` blocks then stop the servers), 1 when
+    the server stopped by itself."""
+    try:
+        with sigterm_exits():
+            while server.running:
+                time.sleep(poll_s)
+    except (KeyboardInterrupt, Terminated):
+        return 0
+    return 1

@@ -4,12 +4,14 @@ when it dies on start-up."""
 from __future__ import annotations
 
 import os
+import signal
+import threading
 
 import httpx
 import pytest
 
 from shared.s3 import free_port
-from shared.server import ServerStartError, UvicornServer
+from shared.server import ServerStartError, UvicornServer, serve_until_stopped
 
 ECHO = "tests.shared.echo_server"  # a minimal `-m module --port N` server
 
@@ -30,3 +32,26 @@ def test_a_server_that_exits_on_start_up_is_reported_with_its_last_lines(tmp_pat
     server = UvicornServer(ECHO, free_port(), env, "/", start_timeout=30)
     with pytest.raises(ServerStartError, match=r"echo_server exited: .*refusing to start"):
         server.start()
+
+
+class _Flag:
+    """Stands in for a server: runs until `running` is set to False."""
+
+    def __init__(self) -> None:
+        self.running = True
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serving_until_stopped_ends_cleanly_on_sigterm_or_ctrl_c(signum):
+    server = _Flag()
+    threading.Timer(0.3, os.kill, (os.getpid(), signum)).start()
+    assert serve_until_stopped(server, poll_s=0.05) == 0
+    assert server.running, "the signal ended the wait, not the server"
+    # SIGTERM's own handling is back: sigterm_exits restored it on the way out.
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_serving_until_stopped_reports_a_server_that_stopped_by_itself():
+    server = _Flag()
+    threading.Timer(0.3, setattr, (server, "running", False)).start()
+    assert serve_until_stopped(server, poll_s=0.05) == 1
