@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from model_mle.evaluate import row_log_loss
 from model_mle.models import build_network
-from model_mle.train import TrainConfig, TrainedModel, pick_device, predict_arrays
+from model_mle.train import BestEpoch, TrainConfig, TrainedModel, pick_device, predict_arrays
 from shared.click_network import ClickNetwork
 from shared.encoding import CATEGORICAL_FIELDS, FeatureEncoder, dense_columns
 from shared.lake import Lake
@@ -105,7 +105,7 @@ def fit_joint(
     steps = max(1, math.ceil(n_rows / config.batch_size))
     prior_weight = 1.0 / (2.0 * config.prior_std**2 * n_rows)
     optimizer = torch.optim.Adam(joint.parameters(), lr=config.lr)
-    best, best_state, history, waited = np.inf, None, [], 0
+    best, history = BestEpoch(joint, config.patience), []
     epochs = tqdm(range(config.max_epochs), desc="joint", unit="epoch", disable=not progress)
     for epoch in epochs:
         joint.train()
@@ -142,15 +142,9 @@ def fit_joint(
             }
         )
         epochs.set_postfix(train=f"{total / n_rows:.5f}", valid=f"{valid_loss:.5f}")
-        if valid_loss < best:
-            best, waited = valid_loss, 0
-            best_state = {k: v.detach().clone() for k, v in joint.state_dict().items()}
-        else:
-            waited += 1
-            if waited > config.patience:
-                break
-    if best_state is not None:
-        joint.load_state_dict(best_state)
+        if best.should_stop(valid_loss):
+            break
+    best.restore()
     joint.cpu().eval()
     return history
 

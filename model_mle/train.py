@@ -96,6 +96,30 @@ def predict_arrays(
     return np.concatenate(out) if out else np.empty(0)
 
 
+class BestEpoch:
+    """Early stopping on the validation loss: keeps a copy of the weights of the best epoch so
+    far, says when `patience` epochs in a row have not beaten it, and puts the best back."""
+
+    def __init__(self, module: torch.nn.Module, patience: int) -> None:
+        self.module, self.patience = module, patience
+        self.loss, self.waited = np.inf, 0
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def should_stop(self, valid_loss: float) -> bool:
+        """Record an epoch's validation loss; True when training should stop."""
+        if valid_loss < self.loss:
+            self.loss, self.waited = valid_loss, 0
+            self.state = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+            return False
+        self.waited += 1
+        return self.waited > self.patience
+
+    def restore(self) -> None:
+        """Load the best epoch's weights (no-op before the first epoch)."""
+        if self.state is not None:
+            self.module.load_state_dict(self.state)
+
+
 def fit_network(
     network: ClickNetwork,
     train: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -113,7 +137,7 @@ def fit_network(
     cat, dense, label = (torch.from_numpy(a).to(device) for a in train)
     y_valid = valid[2]
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
-    best, best_state, history, waited = np.inf, None, [], 0
+    best, history = BestEpoch(network, config.patience), []
     epochs = tqdm(range(config.max_epochs), desc=config.model, unit="epoch", disable=not progress)
     for epoch in epochs:
         network.train()
@@ -138,15 +162,9 @@ def fit_network(
             }
         )
         epochs.set_postfix(train=f"{total / len(label):.5f}", valid=f"{valid_loss:.5f}")
-        if valid_loss < best:
-            best, waited = valid_loss, 0
-            best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
-        else:
-            waited += 1
-            if waited > config.patience:
-                break
-    if best_state is not None:
-        network.load_state_dict(best_state)
+        if best.should_stop(valid_loss):
+            break
+    best.restore()
     network.cpu().eval()
     return history
 

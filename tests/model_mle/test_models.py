@@ -12,7 +12,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from model_mle.models import ARCHITECTURES, PopularityModel, build_network
-from model_mle.train import TrainConfig, train_model
+from model_mle.train import BestEpoch, TrainConfig, train_model
 from shared.click_network import pairwise_interactions
 from shared.encoding import CATEGORICAL_FIELDS, FeatureEncoder, dense_columns
 from shared.features import feature_defaults
@@ -130,3 +130,19 @@ def test_popularity_gives_unseen_items_the_prior():
 def test_unknown_model_names_are_refused_with_the_choices():
     with pytest.raises(ValueError, match="choose one of"):
         TrainConfig(model="xgboost")
+
+
+def test_early_stopping_keeps_the_best_epoch_and_waits_patience_epochs():
+    layer = torch.nn.Linear(1, 1)
+    best = BestEpoch(layer, patience=1)
+    stops = []
+    for epoch, loss in enumerate([3.0, 2.0, 2.5, 2.6, 1.0]):
+        with torch.no_grad():
+            layer.weight.fill_(float(epoch))  # the weights of this epoch
+        stops.append(best.should_stop(loss))
+        if stops[-1]:
+            break
+    assert stops == [False, False, False, True], "two epochs without a better loss end it"
+    best.restore()
+    assert layer.weight.item() == 1.0, "the weights of epoch 1 (loss 2.0) are put back"
+    assert best.loss == 2.0
