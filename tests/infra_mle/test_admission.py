@@ -185,9 +185,13 @@ def test_shedding_keeps_admitted_latency_low_where_a_queue_hides_behind_a_closed
         f"got statuses {shed.statuses}, {shed.errors} errors. Admit while `try_acquire()` says "
         "yes, refuse at once otherwise, and `release` every admitted request (in a `finally`)"
     )
-    assert shed.percentile(99) < 250, (
+    # p90, not p99: the figure below reports p99 (85-90 ms here), but one stall of a shared
+    # 2-core host during the 2 s run (870 ms once, late in a full test run) lands in the p99 of
+    # about 100 admitted requests. A design that holds requests until a slot frees is far above
+    # either: its latencies grow with the queue, like the open loop's (p99 about 2 s).
+    assert shed.percentile(90) < 250, (
         f"admitted requests should wait behind at most {limit - 1} others ({limit} x "
-        f"{SERVICE_S * 1000:.0f} ms), so p99 well under 250 ms; got {shed.percentile(99):.0f} ms. "
+        f"{SERVICE_S * 1000:.0f} ms), so p90 well under 250 ms; got {shed.percentile(90):.0f} ms. "
         "A request over the limit must be refused at once, never held until a slot frees"
     )
     record_property(
