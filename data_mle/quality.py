@@ -106,19 +106,20 @@ class QualityGateError(RuntimeError):
 def profile_day(bronze: Any, day: dt.date, reconciliation: dict) -> DayProfile:
     """The numbers the gates need, computed with Spark from a day's bronze events in one pass:
     every number is a column of one aggregation (a conditional count, mostly), so the day is
-    read once. A job per number (eleven of them) took 1.8 s a day under Spark Connect."""
+    read once. A job per number (eleven of them) took 1.4-2.0 s a small-preset day under Spark
+    Connect, the one aggregation 0.6-0.9 s."""
     from pyspark.sql import functions as F
 
-    is_ = {name: F.col(name) for name in ("surface", "event_type")}
+    surface, event_type = F.col("surface"), F.col("event_type")
     must_have = {
-        "context_title_id": is_["surface"] == "ad_break",
-        "impression_id": is_["event_type"] != "impression",
-        "watch_time_s": is_["event_type"] == "play",
+        "context_title_id": surface == "ad_break",
+        "impression_id": event_type != "impression",
+        "watch_time_s": event_type == "play",
     }
     dimensions = {
         "device": (F.col("device"), DEVICES),
-        "surface": (is_["surface"], SURFACES),
-        "event_type": (is_["event_type"], EVENT_TYPES),
+        "surface": (surface, SURFACES),
+        "event_type": (event_type, EVENT_TYPES),
         "hour": (F.hour("event_time"), range(24)),
     }
     columns = {
@@ -129,11 +130,9 @@ def profile_day(bronze: Any, day: dt.date, reconciliation: dict) -> DayProfile:
     for name, applies in must_have.items():
         columns[f"{name} expected"] = F.count_if(applies)
         columns[f"{name} null"] = F.count_if(applies & F.col(name).isNull())
-    for surface in SURFACES:
+    for name in SURFACES:
         for kind in ("impression", "click"):
-            columns[f"{surface} {kind}"] = F.count_if(
-                (is_["surface"] == surface) & (is_["event_type"] == kind)
-            )
+            columns[f"{name} {kind}"] = F.count_if((surface == name) & (event_type == kind))
     for dimension, (column, values) in dimensions.items():
         for value in values:
             columns[f"{dimension}={value}"] = F.count_if(column == F.lit(value))
