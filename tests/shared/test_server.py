@@ -43,12 +43,12 @@ class _Flag:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_serving_until_stopped_ends_cleanly_on_sigterm_or_ctrl_c(signum):
-    server = _Flag()
+    server, before = _Flag(), signal.getsignal(signal.SIGTERM)
     threading.Timer(0.3, os.kill, (os.getpid(), signum)).start()
     assert serve_until_stopped(server, poll_s=0.05) == 0
     assert server.running, "the signal ended the wait, not the server"
     # SIGTERM's own handling is back: sigterm_exits restored it on the way out.
-    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) == before
 
 
 def test_serving_until_stopped_reports_a_server_that_stopped_by_itself():
