@@ -23,10 +23,10 @@ import sys
 import time
 from pathlib import Path
 
-from data_mle.airflow_dag_test import DAG_ID, MARKER
+from data_mle.airflow_dag_test import DAG_ID, DONE, MARKER
 from data_mle.runs import DayRun, why_failed
 from shared.lake import Lake
-from shared.server import run_to_end
+from shared.server import run_to_end, stop_group
 from shared.settings import get_settings
 
 DAGS_FOLDER = Path(__file__).resolve().parent / "dags"
@@ -38,6 +38,7 @@ EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception|Timeout)\b.*: ")
 # writer waits this long for another's lock instead of failing with "database is locked":
 # sqlite3's default of 5 s is exceeded on a busy 2-core machine.
 LOCK_WAIT_S = 60.0
+EXIT_WAIT_S = 10.0  # for the DAG-test process to exit by itself once its input closes
 
 
 def metadata_path(lake: Lake) -> Path:
@@ -103,7 +104,10 @@ def migrate(lake: Lake) -> None:
 
 
 def task_times(lake: Lake, day: dt.date) -> dict[str, dict]:
-    """State and duration of each task of the latest run of `day`, from Airflow's database."""
+    """State and duration of each task of the latest run of `day`, from Airflow's database
+    (none before the database exists)."""
+    if not metadata_path(lake).exists():
+        return {}
     run = metadata_query(
         lake, "SELECT run_id FROM dag_run WHERE dag_id = ? AND date(logical_date) = ? "
         "ORDER BY id DESC LIMIT 1", DAG_ID, day.isoformat(),
@@ -132,7 +136,7 @@ def run_seconds(lake: Lake, day: dt.date) -> float:
 
 
 def _per_day(output: str, days: list[dt.date]) -> dict[dt.date, str]:
-    """Split a multi-day run's output at the child's per-day markers."""
+    """Split a batch's output at the child's per-day markers."""
     parts: dict[dt.date, list[str]] = {}
     current: list[str] = []
     for line in output.splitlines():
@@ -143,31 +147,84 @@ def _per_day(output: str, days: list[dt.date]) -> dict[dt.date, str]:
     return {day: "\n".join(parts.get(day, [])) for day in days}
 
 
+class DagTestProcess:
+    """One Airflow process (`data_mle.airflow_dag_test`) that runs batches of days for as long
+    as it is open: Airflow's import, the DAG's parse and the first S3 call are paid once, not
+    once per batch (about 10 s each). It starts importing as soon as it is entered, so the
+    caller can go on preparing meanwhile.
+
+        with DagTestProcess(lake) as airflow:
+            week = airflow.run_days(days)        # one DayRun per day that ran, in order
+            again = airflow.run_days([days[2]])
+    """
+
+    def __init__(self, lake: Lake, command: list[str] | None = None) -> None:
+        self.lake = lake
+        self.command = command or [sys.executable, "-m", "data_mle.airflow_dag_test"]
+        self.process: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> DagTestProcess:
+        self.process = subprocess.Popen(
+            self.command, env=airflow_env(self.lake), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True,  # stopped as a group
+        )  # fmt: skip
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()  # the child's cue to exit, once its batch is done
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            if exc_info[0] is None:
+                self.process.wait(timeout=EXIT_WAIT_S)
+        stop_group(self.process, grace_s=10)  # interrupted mid-batch, or what it left behind
+        self.process = None
+
+    def _batch_output(self, days: list[dt.date]) -> tuple[str, bool]:
+        """Send one batch; return its output and whether the child answered it (False when it
+        died first: the output then ends with why)."""
+        if self.process is None:
+            raise RuntimeError("DagTestProcess is not open: use it in a with statement")
+        lines = []
+        try:
+            self.process.stdin.write(" ".join(map(str, days)) + "\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:  # it exited already; its output says why
+            pass
+        for line in self.process.stdout:
+            if line.startswith(DONE):
+                return "".join(lines), True
+            lines.append(line)
+        return "".join(lines), False
+
+    def run_days(self, days: list[dt.date]) -> list[DayRun]:
+        """Real DAG runs for `days`, in order; stops at the first day that fails. One `DayRun`
+        per day that ran."""
+        output, answered = self._batch_output(days)
+        per_day = _per_day(output, days)
+        runs = []
+        for day in days:
+            tasks = task_times(self.lake, day)
+            if not tasks and not per_day[day]:
+                if not runs:  # the child failed before its first day: say why
+                    why = output.strip()[-500:] or f"no output (answered: {answered})"
+                    error = f"the Airflow run did not start: {why}"
+                    runs.append(DayRun(day, False, 0.0, {}, error))
+                break
+            ok = bool(tasks) and all(t["state"] == "success" for t in tasks.values())
+            error = "" if ok else why_failed(self.lake, day, tasks, per_day[day])
+            runs.append(DayRun(day, ok, run_seconds(self.lake, day), tasks, error))
+            if not ok:
+                break
+        return runs
+
+
 def run_days(lake: Lake, days: list[dt.date]) -> list[DayRun]:
-    """Real DAG runs for `days`, in order, in one Airflow process (`data_mle.airflow_dag_test`);
-    stops at the first day that fails. One `DayRun` per day that ran."""
-    command = [sys.executable, "-m", "data_mle.airflow_dag_test", *map(str, days)]
-    result = run_to_end(command, airflow_env(lake))
-    stdout, stderr = _per_day(result.stdout, days), _per_day(result.stderr, days)
-    runs = []
-    for day in days:
-        tasks = task_times(lake, day)
-        if not tasks and not stdout[day] and not stderr[day]:
-            if not runs:  # the child failed before its first day: say why
-                tail = result.stderr.strip()[-500:]
-                runs.append(DayRun(day, False, 0.0, {}, f"the Airflow run did not start: {tail}"))
-            break
-        ok = bool(tasks) and all(t["state"] == "success" for t in tasks.values())
-        error = "" if ok else why_failed(lake, day, tasks, stdout[day] + stderr[day])
-        runs.append(DayRun(day, ok, run_seconds(lake, day), tasks, error))
-        if not ok:
-            break
-    return runs
-
-
-def run_day(lake: Lake, day: dt.date) -> DayRun:
-    """One real DAG run for `day`."""
-    return run_days(lake, [day])[0]
+    """Real DAG runs for `days`, in order, in one Airflow process; stops at the first day that
+    fails. One `DayRun` per day that ran."""
+    with DagTestProcess(lake) as airflow:
+        return airflow.run_days(days)
 
 
 def main(argv: list[str] | None = None) -> int:

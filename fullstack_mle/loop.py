@@ -42,7 +42,7 @@ from types import TracebackType
 import httpx
 import pyarrow.parquet as pq
 
-from data_mle.airflow_runner import migrate, run_day
+from data_mle.airflow_runner import DagTestProcess, migrate
 from data_mle.connect import SparkConnectServer
 from data_mle.runs import day_report
 from fullstack_mle.deploy import (
@@ -98,6 +98,7 @@ class Loop:
         self.history: list[DayRecord] = []
         self.app: UvicornServer | None = None
         self.service: UvicornServer | None = None
+        self.airflow: DagTestProcess | None = None  # the DAG's runs, one process for all days
         self._stack = ExitStack()  # what __exit__ undoes, in reverse order
 
     # -- set-up and tear-down -------------------------------------------------------------
@@ -126,6 +127,7 @@ class Loop:
         self.world = build_world(get_preset(c.preset), c.seed, GenerateConfig().start, c.drift)
         self.days = [self.world.date_of(k) for k in range(c.days)]
         migrate(self.lake)
+        self.airflow = stack.enter_context(DagTestProcess(self.lake))  # imports while we go on
         publish_entities(self.world_dir, self.lake, get_settings().bucket)  # the business's
         env = {
             **os.environ,
@@ -189,7 +191,9 @@ class Loop:
         flushed = self._admin("/api/admin/flush")
         sealed = seal_day(bucket, day)
 
-        pipeline = day_report(self.lake, run_day(self.lake, day))
+        assert self.airflow is not None, "use the Loop in a with statement"
+        (run,) = self.airflow.run_days([day])
+        pipeline = day_report(self.lake, run)
         feedback = self._reconcile(day, visitors, flushed)
         models: dict[str, Decision] = {}
         deployment: Deployment | None = None

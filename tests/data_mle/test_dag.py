@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from data_mle.airflow_runner import DAGS_FOLDER, airflow_env, migrate, run_day
+from data_mle.airflow_runner import DAGS_FOLDER, DagTestProcess, airflow_env, migrate
 from shared.lake import ONLINE_SNAPSHOT, Lake
 from shared.storage import verify_partition
 from tests.data_mle.conftest import START
@@ -129,16 +129,34 @@ def test_the_sensor_waits_only_until_the_days_freshness_deadline(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_real_run_processes_a_day_end_to_end(pipeline_lake):
+def test_a_real_run_processes_a_day_end_to_end_and_the_same_process_runs_it_again(pipeline_lake):
     from shared.s3 import list_keys
 
     day, lake = START, pipeline_lake
     migrate(lake)
-    run = run_day(lake, day)
-    published = list_keys("marquee-lake", "gold/")
+    with DagTestProcess(lake) as airflow:
+        pid = airflow.process.pid
+        (run,) = airflow.run_days([day])
+        published = list_keys("marquee-lake", "gold/")
+        bronze = verify_partition(lake.bronze_events(day))
+        (again,) = airflow.run_days([day])  # a second batch: no new Airflow process
+        assert airflow.process.pid == pid and airflow.process.poll() is None
+        child = airflow.process
+    assert child.poll() is not None, "the Airflow process ends with the block"
     assert run.ok, run.error
     assert list(run.tasks) and all(t["state"] == "success" for t in run.tasks.values())
-    bronze = verify_partition(lake.bronze_events(day))
     assert bronze["reconciliation"]["reconciled"]
     assert f"{ONLINE_SNAPSHOT.key(day + dt.timedelta(days=1))}/_manifest.json" in published
     assert (lake.root / "airflow" / "airflow.db").exists(), "Airflow's state lives in the lake"
+    assert again.ok, again.error
+    assert verify_partition(lake.bronze_events(day)) == bronze, "a re-run writes the same bronze"
+
+
+def test_an_airflow_process_that_dies_before_its_first_day_says_why(tmp_path):
+    lake = Lake(tmp_path / "lake")
+    dies = [sys.executable, "-c", "import sys; sys.exit('ImportError: no module named airflow')"]
+    with DagTestProcess(lake, command=dies) as airflow:
+        runs = airflow.run_days([START, START + dt.timedelta(days=1)])
+    assert len(runs) == 1 and not runs[0].ok
+    assert runs[0].error.startswith("the Airflow run did not start")
+    assert "ImportError: no module named airflow" in runs[0].error
