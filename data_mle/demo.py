@@ -161,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
             preset="small", days=DAYS + 1, faults=FaultConfig.parse(str(FAULT_RATE), FAULT_DAYS)
         )
         days = [config.start + dt.timedelta(days=k) for k in range(DAYS + 1)]
-        # The business lands the week while the Spark JVM and the orchestrator start: each of
-        # the three spends much of its time waiting, so together they take about 8 s, not 18.
+        # The business lands the week while the Spark JVM and the orchestrator start, which
+        # spend much of their time waiting: 9-11 s instead of 13-15 before the first day (three
+        # runs each, with the Connect server alone, 2026-12-07).
         pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="land"))
         landing = pool.submit(_generate_and_upload, config, world, days[:DAYS])
         spark = stack.enter_context(SparkConnectServer())
