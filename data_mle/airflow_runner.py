@@ -2,9 +2,11 @@
 
     python -m data_mle.airflow_runner --from 2026-01-05 --to 2026-01-11
 
-Each day is one `airflow dags test marquee_daily_etl <day>`: a real DAG run (sensor, Spark
-submits, retries, state in a SQLite database under `<lake>/airflow`) without a scheduler, run in
-order, which is what a backfill of a pipeline whose days depend on the days before must do. The
+Each day is one `dag.test()`, what `airflow dags test marquee_daily_etl <day>` does: a real DAG
+run (sensor, Spark steps, retries, state in a SQLite database under `<lake>/airflow`) without a
+scheduler, run in order, which is what a backfill of a pipeline whose days depend on the days
+before must do. The days run in one Airflow process (`DagTestProcess`), which a caller with
+several batches (the demo, the full-stack loop) keeps open between them. The
 S3 endpoint and the Spark Connect server, when this process has them (`AWS_ENDPOINT_URL`,
 `MARQUEE_SPARK_REMOTE`), are passed on as Airflow connections and environment.
 """

@@ -38,8 +38,10 @@ def loop(tmp_path_factory):
 
 
 def test_the_loop_runs_two_days_through_the_dag(loop):
-    _, records = loop
+    running, records = loop
     assert [r.day for r in records] == ["2026-01-05", "2026-01-06"]
+    # One Airflow process, opened with the loop, ran both days and is still there for the next.
+    assert running.airflow is not None and running.airflow.process.poll() is None
     assert all(r.pipeline.ok for r in records), [r.pipeline.error for r in records]
     assert all(r.pipeline.reconciled for r in records)
     assert records[0].deploy.service.startswith("started")
