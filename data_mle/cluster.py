@@ -60,14 +60,15 @@ def job_env() -> dict[str, str]:
 
 
 def _get_json(url: str) -> dict[str, Any] | None:
-    """The JSON at `url`, or None while nothing answers there."""
+    """The JSON at `url`, or None while nothing answers there with JSON (a UI that is still
+    starting may serve an HTML page there first)."""
     import httpx
 
     try:
         response = httpx.get(url, timeout=2, follow_redirects=True)
-    except httpx.HTTPError:
+        return response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):  # json.JSONDecodeError is a ValueError
         return None
-    return response.json() if response.status_code == 200 else None
 
 
 class SparkMaster(ChildServer):

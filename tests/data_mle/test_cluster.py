@@ -122,3 +122,37 @@ def test_stopping_the_cluster_mid_application_leaves_none_of_its_processes(tmp_p
             stop_group(driver, grace_s=0)
 
     assert left == [], [line[-120:] for line in left]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, b'{"status": "ALIVE"}', {"status": "ALIVE"}),
+        (200, b"<!DOCTYPE html><html>the UI, still starting</html>", None),
+        (503, b'{"status": "ALIVE"}', None),
+    ],
+)
+def test_a_master_state_is_read_only_from_a_json_answer(status, body, expected):
+    import http.server
+    import threading
+
+    from data_mle.cluster import _get_json
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert _get_json(f"http://127.0.0.1:{server.server_port}/json/") == expected
+    finally:
+        server.shutdown()
+        server.server_close()
+    closed = f"http://127.0.0.1:{server.server_port}/json/"
+    assert _get_json(closed) is None, "nothing answering is not ready either"
