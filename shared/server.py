@@ -113,7 +113,8 @@ class ChildServer:
 
     def start(self) -> Self:
         """Start the child and wait until it is ready; raise `ServerStartError` if it exits or
-        does not get ready in `start_timeout` seconds (it is stopped then)."""
+        does not get ready in `start_timeout` seconds (it is stopped then, as it is when the
+        wait is interrupted or `is_ready` raises)."""
         started = time.perf_counter()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
@@ -122,15 +123,19 @@ class ChildServer:
                 self.command(), env=self.child_env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,  # its own group: see stop()
             )  # fmt: skip
-        while time.perf_counter() - started < self.start_timeout:
-            if self.process.poll() is not None:
-                why = self.tail()
-                self.process = None
-                raise ServerStartError(f"{self.name} exited: {why}")
-            if self.is_ready():
-                self.ready_s = time.perf_counter() - started
-                return self
-            time.sleep(0.1)
+        try:
+            while time.perf_counter() - started < self.start_timeout:
+                if self.process.poll() is not None:
+                    why = self.tail()
+                    self.process = None
+                    raise ServerStartError(f"{self.name} exited: {why}")
+                if self.is_ready():
+                    self.ready_s = time.perf_counter() - started
+                    return self
+                time.sleep(0.1)
+        except BaseException:  # a readiness check that raised, Ctrl-C, SIGTERM: no orphan
+            self.stop()
+            raise
         why = self.tail()
         self.stop()
         raise ServerStartError(

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 
 import httpx
 import pytest
 
 from shared.s3 import free_port
-from shared.server import ServerStartError, UvicornServer, serve_until_stopped
+from shared.server import ChildServer, ServerStartError, UvicornServer, serve_until_stopped
 
 ECHO = "tests.shared.echo_server"  # a minimal `-m module --port N` server
 
@@ -32,6 +33,22 @@ def test_a_server_that_exits_on_start_up_is_reported_with_its_last_lines(tmp_pat
     server = UvicornServer(ECHO, free_port(), env, "/", start_timeout=30)
     with pytest.raises(ServerStartError, match=r"echo_server exited: .*refusing to start"):
         server.start()
+
+
+def test_a_readiness_check_that_raises_stops_the_child_it_was_waiting_for(tmp_path):
+    class Unreadable(ChildServer):
+        name = "unreadable"
+
+        def command(self) -> list[str]:
+            return [sys.executable, "-c", "import time; time.sleep(60)"]
+
+        def is_ready(self) -> bool:  # a health answer that cannot be parsed, say
+            raise ValueError("not JSON")
+
+    server = Unreadable({**os.environ, "MARQUEE_LAKE_ROOT": str(tmp_path)}, start_timeout=30)
+    with pytest.raises(ValueError, match="not JSON"):
+        server.start()
+    assert server.process is None, "the child is stopped, not left running"
 
 
 class _Flag:
