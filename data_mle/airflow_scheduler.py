@@ -172,6 +172,7 @@ class Scheduler:
             finished = [d for d in days if states.get(d.isoformat()) in FINISHED]
             failed = any(states.get(d.isoformat()) == "failed" for d in days)
             if len(finished) == len(days):
+                self._wait_until_backfills_complete(deadline)
                 break
             if failed:  # the days after it would read its missing outputs: queue no more
                 self._airflow("dags", "pause", DAG_ID)
@@ -198,6 +199,15 @@ class Scheduler:
             error = "" if ok else why_failed(self.lake, day, tasks, "")
             runs.append(DayRun(day, ok, run_seconds(self.lake, day), tasks, error))
         return runs
+
+    def _wait_until_backfills_complete(self, deadline: float) -> None:
+        """The scheduler marks a backfill complete on one of its loops after the backfill's last
+        run has ended, and until then refuses another backfill of the DAG
+        (`AlreadyRunningBackfill`): wait for that, so the next `backfill` can start at once."""
+        while time.monotonic() < deadline and self._query(
+            "SELECT 1 FROM backfill WHERE dag_id = ? AND completed_at IS NULL", DAG_ID
+        ):
+            time.sleep(0.5)
 
     def automatic_runs(self) -> list[tuple[str, str]]:
         """(logical date, state) of the runs the scheduler made on its own, not the backfill's."""
