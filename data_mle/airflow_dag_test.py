@@ -6,10 +6,10 @@
 pays about 11 s before its first day's work: importing Airflow and parsing the DAG (3 s), the
 sensor's first S3 call (3.5-4.5 s: the S3 hook's import alone is 1.5 s), the Spark client's
 imports and connection. This child of `data_mle.airflow_runner` (`DagTestProcess`) pays that
-once, however many batches follow: it parses the DAG,
-then reads a batch of days per line of its standard input and runs them in order (a real run
-each: sensor, tasks, retries, state in the metadata database), stopping at the first day that
-fails, since the days after it read its outputs. Before each day it prints `MARKER <day>`, so
+once, however many batches follow: it parses the DAG, then reads a batch of days per line of its
+standard input and runs them in order (a real run each: sensor, tasks, retries, state in the
+metadata database), stopping at the first day that fails, since the days after it read its
+outputs. Before each day it prints `MARKER <day>`, so
 the parent (which reads stdout and stderr as one stream) can tell whose output is whose, and
 after each batch `DONE <0|1>`. It exits when its input closes.
 """
