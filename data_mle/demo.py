@@ -161,15 +161,18 @@ def main(argv: list[str] | None = None) -> int:
             preset="small", days=DAYS + 1, faults=FaultConfig.parse(str(FAULT_RATE), FAULT_DAYS)
         )
         days = [config.start + dt.timedelta(days=k) for k in range(DAYS + 1)]
-        # The business lands the week while the Spark JVM and the orchestrator start, which
-        # spend much of their time waiting: 9-11 s instead of 13-15 before the first day (three
-        # runs each, with the Connect server alone, 2026-12-07).
-        pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="land"))
+        # Three things start at once, each spending much of its time waiting: the business
+        # lands the week, the Spark JVM starts, and the orchestrator prepares (Airflow migrates
+        # its database and parses the DAG; Step Functions deploys and starts its worker).
+        spark = SparkConnectServer()
+        stack.callback(spark.stop)  # after the pool's exit, which waits for its start to end
+        pool = stack.enter_context(ThreadPoolExecutor(2, thread_name_prefix="start"))
         landing = pool.submit(_generate_and_upload, config, world, days[:DAYS])
-        spark = stack.enter_context(SparkConnectServer())
-        stack.enter_context(environment(**spark.env()))
-        print(f"moto S3 on {s3.endpoint}, Spark Connect on {spark.url}, lake {root}")
+        starting = pool.submit(spark.start)
+        stack.enter_context(environment(**spark.env()))  # its address is known before it is up
         pipeline = stack.enter_context(orchestrator(args.orchestrator, lake))
+        starting.result()
+        print(f"moto S3 on {s3.endpoint}, Spark Connect on {spark.url}, lake {root}")
         landing.result()
         landed = f"s3://{settings.bucket}/{RAW_EVENTS.key()}/"
         print(f"landed {DAYS} days of the small preset in {landed} "

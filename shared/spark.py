@@ -22,6 +22,11 @@ from shared.settings import get_settings
 # The driver's heap in local mode (and of the Connect server): Spark's 1 GB default runs out on a
 # medium-preset day (1.6 million lines); this machine class has 24 GiB.
 DRIVER_MEMORY = "4g"
+# The JVM's garbage collector: the parallel collector instead of G1, the default. On 2 cores
+# G1's concurrent threads compete with the job, and a job's garbage is short-lived anyway.
+# Ingest of a small-preset day, a fresh local session: the first 13.1-13.3 s instead of
+# 13.7-15.0 s, the third 4.3-4.5 s instead of 4.4-4.7 s (three runs each, 2026-12-07).
+DRIVER_JAVA_OPTIONS = "-XX:+UseParallelGC"
 # Settings of the session itself; a Spark Connect server is started with the same ones.
 SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",  # event times are UTC instants
@@ -57,6 +62,7 @@ def spark_session(app_name: str) -> Any:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")  # no progress bars in job output
         .config("spark.driver.memory", DRIVER_MEMORY)  # read when the JVM starts, i.e. here
+        .config("spark.driver.extraJavaOptions", DRIVER_JAVA_OPTIONS)  # so is this
     )
     for key, value in SESSION_CONF.items():
         builder = builder.config(key, value)

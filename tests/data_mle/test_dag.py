@@ -128,6 +128,31 @@ def test_the_sensor_waits_only_until_the_days_freshness_deadline(tmp_path):
     assert landed == "True"
 
 
+PREPARE = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from data_mle.airflow_dag_test import prepare
+clients = []
+get_conn = S3Hook.get_conn
+S3Hook.get_conn = lambda hook: clients.append(hook.aws_conn_id) or get_conn(hook)
+prepare(DagBag(dag_folder=sys.argv[1]).dags["marquee_daily_etl"])
+print(json.dumps({"clients": clients, "spark_client": "pyspark.sql.connect.session" in sys.modules}))
+"""
+
+
+def test_the_airflow_process_prepares_the_first_days_clients_before_its_first_batch(tmp_path):
+    env = airflow_env(Lake(tmp_path))
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
+    result = subprocess.run(
+        [sys.executable, "-c", PREPARE, str(DAGS_FOLDER)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]  # the in-process API answered, too
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"clients": ["aws_default"], "spark_client": True}
+
+
 @pytest.mark.slow
 def test_a_real_run_processes_a_day_end_to_end_and_the_same_process_runs_it_again(pipeline_lake):
     from shared.s3 import list_keys
