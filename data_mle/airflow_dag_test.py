@@ -4,15 +4,16 @@
 
 `airflow dags test` does the same for one day, in a new process each time, and a new process
 pays about 11 s before its first day's work: importing Airflow and parsing the DAG (3 s), the
-sensor's first S3 call (3.5-4.5 s: the S3 hook's import alone is 1.5 s), the Spark client's
+first task's start (about 3 s: the in-process execution API that `dag.test()` runs tasks
+against sets itself up on its first request), the S3 hook's import (1.5 s), the Spark client's
 imports and connection. This child of `data_mle.airflow_runner` (`DagTestProcess`) pays that
-once, however many batches follow: it parses the DAG, then reads a batch of days per line of its
-standard input and runs them in order (a real run each: sensor, tasks, retries, state in the
-metadata database), stopping at the first day that fails, since the days after it read its
-outputs. Before each day it prints `MARKER <day>`, so
-the parent (which reads stdout and stderr as one stream) can tell whose output is whose, and
-after each batch `DONE <0|1>`. It exits when its input closes. While it waits for its first
-batch it loads what the first day's tasks would otherwise load inside their run (`prepare`).
+once, however many batches follow, and while its parent is still getting ready: it parses the
+DAG, does what the first day would otherwise do inside its run (`prepare`), then reads a batch
+of days per line of its standard input and runs them in order (a real run each: sensor, tasks,
+retries, state in the metadata database), stopping at the first day that fails, since the days
+after it read its outputs. Before each day it prints `MARKER <day>`, so the parent (which reads
+stdout and stderr as one stream) can tell whose output is whose, and after each batch
+`DONE <0|1>`. It exits when its input closes.
 """
 
 from __future__ import annotations

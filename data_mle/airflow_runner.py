@@ -151,9 +151,9 @@ def _per_day(output: str, days: list[dt.date]) -> dict[dt.date, str]:
 
 class DagTestProcess:
     """One Airflow process (`data_mle.airflow_dag_test`) that runs batches of days for as long
-    as it is open: Airflow's import, the DAG's parse and the first S3 call are paid once, not
-    once per batch (about 10 s each). It starts importing as soon as it is entered, so the
-    caller can go on preparing meanwhile.
+    as it is open: Airflow's import, the DAG's parse and the first task's start are paid once,
+    not once per batch (about 10 s each). It starts importing and preparing as soon as it is
+    entered, so the caller can go on preparing meanwhile.
 
         with DagTestProcess(lake) as airflow:
             week = airflow.run_days(days)        # one DayRun per day that ran, in order

@@ -137,7 +137,8 @@ clients = []
 get_conn = S3Hook.get_conn
 S3Hook.get_conn = lambda hook: clients.append(hook.aws_conn_id) or get_conn(hook)
 prepare(DagBag(dag_folder=sys.argv[1]).dags["marquee_daily_etl"])
-print(json.dumps({"clients": clients, "spark_client": "pyspark.sql.connect.session" in sys.modules}))
+spark_client = "pyspark.sql.connect.session" in sys.modules
+print(json.dumps({"clients": clients, "spark_client": spark_client}))
 """
 
 

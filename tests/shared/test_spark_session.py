@@ -1,4 +1,4 @@
-"""The JVM settings every Spark of the project starts with: local sessions and the Connect server."""
+"""The JVM settings every Spark of the project starts with: local sessions, the Connect server."""
 
 from __future__ import annotations
 
