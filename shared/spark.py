@@ -25,7 +25,7 @@ DRIVER_MEMORY = "4g"
 # The JVM's garbage collector: the parallel collector instead of G1, the default. On 2 cores
 # G1's concurrent threads compete with the job, and a job's garbage is short-lived anyway.
 # Ingest of a small-preset day, a fresh local session: the first 13.1-13.3 s instead of
-# 13.7-15.0 s, the third 4.3-4.5 s instead of 4.4-4.7 s (three runs each, 2026-12-07).
+# 13.7-15.0 s, the third 4.3-4.5 s instead of 4.4-5.3 s (three runs each, 2026-12-07).
 DRIVER_JAVA_OPTIONS = "-XX:+UseParallelGC"
 # Settings of the session itself; a Spark Connect server is started with the same ones.
 SESSION_CONF = {
