@@ -43,19 +43,25 @@ print(json.dumps({
 """
 
 
+def run_with_airflow(lake: Lake, script: str, timeout: float = 120) -> list[str]:
+    """The output lines of `script`, run in a fresh interpreter with the runner's environment
+    (a fresh, empty AIRFLOW_HOME inside `lake`) and the DAG folder as its argument."""
+    env = airflow_env(lake)
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(DAGS_FOLDER)],
+        env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip().splitlines()
+
+
 @pytest.fixture(scope="module")
 def parsed(tmp_path_factory) -> dict:
     """Parse the DAG folder twice in a fresh interpreter with a fresh, empty AIRFLOW_HOME."""
     lake = Lake(tmp_path_factory.mktemp("lake"))
-    env = airflow_env(lake)
-    Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
-    result = subprocess.run(
-        [sys.executable, "-c", PARSE, str(DAGS_FOLDER)],
-        env=env, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    report["db_created"] = (Path(env["AIRFLOW_HOME"]) / "airflow.db").exists()
+    report = json.loads(run_with_airflow(lake, PARSE, timeout=180)[-1])
+    report["db_created"] = (Path(airflow_env(lake)["AIRFLOW_HOME"]) / "airflow.db").exists()
     return report
 
 
@@ -115,14 +121,7 @@ print(poke(True, now - dt.timedelta(days=300)))   # a backfill of a day that lan
 
 
 def test_the_sensor_waits_only_until_the_days_freshness_deadline(tmp_path):
-    env = airflow_env(Lake(tmp_path))
-    Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
-    result = subprocess.run(
-        [sys.executable, "-c", DEADLINE, str(DAGS_FOLDER)],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]
-    waiting, gone, landed = result.stdout.strip().splitlines()[-3:]
+    waiting, gone, landed = run_with_airflow(Lake(tmp_path), DEADLINE)[-3:]
     assert waiting == "False"
     assert gone.startswith("fail: no raw events for 2026-01-05") and "freshness deadline" in gone
     assert landed == "True"
@@ -143,14 +142,7 @@ print(json.dumps({"clients": clients, "spark_client": spark_client}))
 
 
 def test_the_airflow_process_prepares_the_first_days_clients_before_its_first_batch(tmp_path):
-    env = airflow_env(Lake(tmp_path))
-    Path(env["AIRFLOW_HOME"]).mkdir(parents=True)
-    result = subprocess.run(
-        [sys.executable, "-c", PREPARE, str(DAGS_FOLDER)],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-2000:]  # the in-process API answered, too
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = json.loads(run_with_airflow(Lake(tmp_path), PREPARE)[-1])  # the API answered, too
     assert report == {"clients": ["aws_default"], "spark_client": True}
 
 
