@@ -37,8 +37,6 @@ def prepare(dag) -> None:
     from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
     from airflow.sdk.execution_time.supervisor import in_process_api_server
 
-    import data_mle.steps  # noqa: F401  (the tasks' module)
-
     api = in_process_api_server()  # cached: the one dag.test() uses
     with httpx.Client(transport=api.transport, base_url="http://in-process.invalid/") as client:
         client.get("health").raise_for_status()
