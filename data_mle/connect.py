@@ -22,7 +22,7 @@ from pathlib import Path
 from shared.s3 import free_port
 from shared.server import HOST, ChildServer, Terminated, serve_until_stopped, sigterm_exits
 from shared.settings import get_settings
-from shared.spark import DRIVER_JAVA_OPTIONS, DRIVER_MEMORY, SESSION_CONF
+from shared.spark import DRIVER_MEMORY, SESSION_CONF, driver_java_options
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
@@ -59,7 +59,7 @@ class SparkConnectServer(ChildServer):
         }
         args = [str(Path(sys.executable).with_name("spark-submit")), "--class", SERVER_CLASS]
         args += ["--master", self.master, "--name", "marquee-connect"]
-        args += ["--driver-memory", DRIVER_MEMORY, "--driver-java-options", DRIVER_JAVA_OPTIONS]
+        args += ["--driver-memory", DRIVER_MEMORY, "--driver-java-options", driver_java_options()]
         for key, value in conf.items():
             args += ["--conf", f"{key}={value}"]
         return [*args, "spark-internal"]
