@@ -31,7 +31,7 @@ from benchmarks.report import spread
 from shared.features import compute_features
 from shared.lake import BRONZE_EVENTS, Lake
 from shared.presets import get_preset
-from shared.raw_log import to_json_lines, write_jsonl_gz
+from shared.raw_log import to_json_lines, write_business_events
 from shared.schema import EVENTS
 from shared.simulate import simulate_day
 from shared.storage import atomic_partition
@@ -60,7 +60,7 @@ def _land_day(
     events = simulate_day(world, day_index).events
     text = to_json_lines(events if lines is None else events.slice(0, lines))
     with atomic_partition(lake.raw_events(DAY - dt.timedelta(days=1 - day_index))) as part:
-        write_jsonl_gz(part.add("events.jsonl.gz", rows=len(text)), text)
+        write_business_events(part, text)
     return len(text)
 
 

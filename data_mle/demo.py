@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import gzip
 import shutil
 import sys
 import time
@@ -32,12 +31,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
-from data_mle.airflow_runner import DagTestProcess, migrate
+import pyarrow as pa
+
+from data_mle.airflow_runner import DagTestProcess
 from data_mle.connect import SparkConnectServer
 from data_mle.runs import DayReport, DayRun, day_report
 from shared.faults import FaultConfig
 from shared.generate import GenerateConfig, generate
-from shared.lake import BUSINESS_EVENTS_FILE, RAW_EVENTS, Lake, partition_name
+from shared.lake import RAW_EVENTS, Lake, partition_name
+from shared.raw_log import read_business_lines, write_business_events
 from shared.s3 import MotoServer, upload_dir
 from shared.server import sigterm_exits
 from shared.settings import environment, get_settings
@@ -57,7 +59,6 @@ RunDays = Callable[[list[dt.date]], list[DayRun]]
 def orchestrator(name: str, lake: Lake) -> Iterator[RunDays]:
     """A function that runs days in order under orchestrator `name`, stopping at a failed day."""
     if name == "airflow":  # every day a real DAG run, all in one Airflow process
-        migrate(lake)
         with DagTestProcess(lake) as airflow:
             yield airflow.run_days
     elif name == "stepfunctions":  # a state machine on moto, a worker answering its callbacks
@@ -120,13 +121,10 @@ def _generate_and_upload(config: GenerateConfig, world: Path, days: list[dt.date
 
 def _corrupt_and_upload(world: Path, day: dt.date, lake: Lake) -> int:
     """Upload `day` with every second line missing: a broken upload the volume gate must stop."""
-    source = Lake(world).raw_events(day) / BUSINESS_EVENTS_FILE
-    lines = gzip.decompress(source.read_bytes()).splitlines(keepends=True)[::2]
+    lines = read_business_lines(Lake(world).raw_events(day))[::2]
     staging = lake.root / "staging" / partition_name(day)
     with atomic_partition(staging) as part:
-        part.write_bytes(
-            BUSINESS_EVENTS_FILE, gzip.compress(b"".join(lines), mtime=0), rows=len(lines)
-        )
+        write_business_events(part, pa.array(lines, pa.large_binary()))
     upload_dir(staging, get_settings().bucket, RAW_EVENTS.key(day))
     return len(lines)
 

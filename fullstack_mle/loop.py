@@ -42,7 +42,7 @@ from types import TracebackType
 import httpx
 import pyarrow.parquet as pq
 
-from data_mle.airflow_runner import DagTestProcess, migrate
+from data_mle.airflow_runner import DagTestProcess
 from data_mle.connect import SparkConnectServer
 from data_mle.runs import day_report
 from fullstack_mle.deploy import (
@@ -126,7 +126,6 @@ class Loop:
         )
         self.world = build_world(get_preset(c.preset), c.seed, GenerateConfig().start, c.drift)
         self.days = [self.world.date_of(k) for k in range(c.days)]
-        migrate(self.lake)
         self.airflow = stack.enter_context(DagTestProcess(self.lake))  # imports while we go on
         publish_entities(self.world_dir, self.lake, get_settings().bucket)  # the business's
         env = {

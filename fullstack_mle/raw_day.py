@@ -1,7 +1,7 @@
 """A business day's raw partition in S3, assembled by two writers and sealed once.
 
     s3://marquee-lake/<RAW_EVENTS.key(day)>/
-        events.jsonl.gz           the business's own traffic (the generator), landed at the start
+        events-{0,1}.jsonl.gz     the business's own traffic (the generator), landed at the start
         feedback-0001-*.jsonl.gz  what the web app's visitors saw and clicked, flushed by the app
         _manifest.json            written last by `seal_day`: every file's lines and sha256
 
@@ -16,18 +16,19 @@ import gzip
 import hashlib
 from pathlib import Path
 
-from shared.lake import BUSINESS_EVENTS_FILE, RAW_EVENTS, Lake
+from shared.lake import BUSINESS_EVENT_FILES, RAW_EVENTS, Lake
 from shared.s3 import list_keys, s3_client
 from shared.storage import MANIFEST, to_json_text
 
 
-def land_business_events(world: Path, day: dt.date, bucket: str) -> str:
-    """Upload the generator's events of `day` (without their manifest: the day is not done).
-    Returns the key."""
-    source = Lake(world).raw_events(day) / BUSINESS_EVENTS_FILE
-    key = f"{RAW_EVENTS.key(day)}/{BUSINESS_EVENTS_FILE}"
-    s3_client().upload_file(str(source), bucket, key)
-    return key
+def land_business_events(world: Path, day: dt.date, bucket: str) -> list[str]:
+    """Upload the generator's event files of `day` (without their manifest: the day is not
+    done). Returns the keys."""
+    keys = []
+    for name in BUSINESS_EVENT_FILES:
+        keys.append(f"{RAW_EVENTS.key(day)}/{name}")
+        s3_client().upload_file(str(Lake(world).raw_events(day) / name), bucket, keys[-1])
+    return keys
 
 
 def seal_day(bucket: str, day: dt.date) -> dict:

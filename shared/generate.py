@@ -4,7 +4,7 @@
       _dataset.json                       how it was made, counts per day, oracle metrics
       _faults.json                        exact fault counts per partition (zeros when off)
       raw/entities/{users,titles,ads}.parquet
-      raw/events/dt=YYYY-MM-DD/events.jsonl.gz  (+ _manifest.json)     what the business sends
+      raw/events/dt=YYYY-MM-DD/events-{0,1}.jsonl.gz  (+ _manifest.json)   what the business sends
       truth/impressions/dt=YYYY-MM-DD/truth.parquet   the true click probability of impressions
       truth/faults/dt=YYYY-MM-DD/ledger.parquet       which event each fault touched
       truth/latent/{users,titles,ads}.parquet         the hidden tastes
@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from shared.faults import FAULT_KINDS, FaultConfig, inject_faults
 from shared.lake import (
-    BUSINESS_EVENTS_FILE,
+    BUSINESS_EVENT_FILES,
     ENTITIES,
     RAW_EVENTS,
     Lake,
@@ -43,7 +43,7 @@ from shared.lake import (
 )
 from shared.oracle import oracle_by_surface
 from shared.presets import get_preset
-from shared.raw_log import to_json_lines, write_jsonl_gz
+from shared.raw_log import to_json_lines, write_business_events
 from shared.schema import ADS, EVENTS, SURFACES, TITLES, TRUTH, USERS
 from shared.settings import get_settings
 from shared.simulate import simulate_day
@@ -166,7 +166,7 @@ def _write_day(
     )
     name = partition_name(world.date_of(day))  # the truth mirrors the raw partitions
     with atomic_partition(tmp / RAW_EVENTS.key(world.date_of(day))) as part:
-        write_jsonl_gz(part.add(BUSINESS_EVENTS_FILE, rows=len(faulted.lines)), faulted.lines)
+        write_business_events(part, faulted.lines)
     with atomic_partition(tmp / "truth" / "impressions" / name) as part:
         part.write_table("truth.parquet", simulated.truth.cast(TRUTH.arrow()))
     with atomic_partition(tmp / "truth" / "faults" / name) as part:
@@ -246,11 +246,9 @@ def read_events(dataset: Path) -> pd.DataFrame:
         )
     tables = []
     for part in sorted(Lake(dataset).path(RAW_EVENTS).glob("dt=*")):
-        table = pj.read_json(
-            part / BUSINESS_EVENTS_FILE,
-            parse_options=pj.ParseOptions(
-                explicit_schema=EVENTS.arrow(), unexpected_field_behavior="error"
-            ),
+        options = pj.ParseOptions(explicit_schema=EVENTS.arrow(), unexpected_field_behavior="error")
+        table = pa.concat_tables(
+            pj.read_json(part / name, parse_options=options) for name in BUSINESS_EVENT_FILES
         )
         day = pa.scalar(parse_partition_name(part.name), pa.date32())
         tables.append(table.append_column("ingest_date", pa.repeat(day, table.num_rows)))

@@ -70,7 +70,11 @@ ONLINE_SNAPSHOT = Table("gold", "online_snapshot")  # data_mle -> infra_mle's se
 BATCH_RECS = Table("artifacts", "batch_recs")  # infra_mle's batch job -> the service, the app
 MODELS = Table("artifacts", "models")  # model_mle's artifacts, one folder per surface
 QUALITY_FILE = "quality.json"  # in a QUALITY_REPORTS partition
-BUSINESS_EVENTS_FILE = "events.jsonl.gz"  # in a RAW_EVENTS partition: what the business sent
+# In a RAW_EVENTS partition, what the business sent: a file from each of its two event
+# collectors, the day's lines shared between them in arrival order (`shared.raw_log`). A gzip
+# file cannot be split, so Spark reads each in one task: the number of files is the number of
+# cores a day's ingest can use.
+BUSINESS_EVENT_FILES = ("events-0.jsonl.gz", "events-1.jsonl.gz")
 
 
 def features_table(name: str) -> Table:

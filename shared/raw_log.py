@@ -1,25 +1,31 @@
 """The raw event log's file format: gzipped JSON lines, one event per line.
 
-This is how the business lands events (`raw/events/dt=YYYY-MM-DD/events.jsonl.gz`) and what the
-data MLE's ingest job parses. Serialising is done column-wise with pyarrow compute kernels, not a
-Python loop over rows: a day of the `large` preset is millions of lines.
+This is how the business lands events (`raw/events/dt=YYYY-MM-DD/events-{0,1}.jsonl.gz`: one
+file per collector, `shared.lake.BUSINESS_EVENT_FILES`) and what the data MLE's ingest job
+parses. Serialising is done column-wise with pyarrow compute kernels, not a Python loop over
+rows: a day of the `large` preset is millions of lines.
 
     lines = to_json_lines(day.events)       # a JSON object per element, each ending in "\\n"
     data = gzip_bytes(join_lines(lines))     # byte-identical for identical input
     write_jsonl_gz(path, lines)              # the same, streamed to a file in chunks
-    read_lines(path)                          # back to a list of str, for tests and small tools
+    write_business_events(partition, lines)  # a day's lines as the collectors' files
+    read_business_lines(folder)              # a day's lines back, in order, as bytes
+    read_lines(path)                          # one file's lines as a list of str
 """
 
 from __future__ import annotations
 
 import gzip
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shared.lake import BUSINESS_EVENT_FILES
 from shared.schema import EVENTS, TableSchema
+from shared.storage import PartitionWriter
 
 # Level 1 compresses this log 7.7x at 268 MB/s; level 9 gets 10.5x at 31 MB/s (a small-preset day
 # on 2 cores). The ingest job reads each file once, so speed wins. mtime=0 keeps the gzip header,
@@ -92,12 +98,12 @@ def to_json_lines(
 
 
 def join_lines(lines: pa.Array) -> bytes:
-    """The concatenated text of a string array, read straight from its data buffer."""
+    """The concatenated text of a string (or binary) array, read straight from its data buffer."""
     if len(lines) == 0:
         return b""
     if lines.offset != 0:
         lines = pa.concat_arrays([lines])  # an unsliced copy, so the offsets index its buffer
-    width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
+    width = np.int64 if lines.type in (pa.large_string(), pa.large_binary()) else np.int32
     offsets = np.frombuffer(lines.buffers()[1], dtype=width, count=len(lines) + 1)
     return lines.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
 
@@ -116,6 +122,34 @@ def write_jsonl_gz(path: Path, lines: pa.Array, chunk_rows: int = 500_000) -> No
     ):
         for start in range(0, len(lines), chunk_rows):
             gz.write(join_lines(lines.slice(start, chunk_rows)))
+
+
+def collector_shares(lines: pa.Array) -> list[pa.Array]:
+    """`lines` in as many contiguous, in-order shares as there are `BUSINESS_EVENT_FILES`
+    (the later ones a line longer where they do not divide evenly)."""
+    n = len(BUSINESS_EVENT_FILES)
+    bounds = [len(lines) * k // n for k in range(n + 1)]
+    return [lines.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
+
+
+def write_business_events(partition: PartitionWriter, lines: pa.Array) -> None:
+    """Add a day's `lines` to a raw partition as the business's collectors write them: one
+    gzip file each (`BUSINESS_EVENT_FILES`), its share of the lines in order, so that the files
+    read in name order give the lines back in order."""
+    for name, share in zip(BUSINESS_EVENT_FILES, collector_shares(lines), strict=True):
+        write_jsonl_gz(partition.add(name, rows=len(share)), share)
+
+
+def read_business_lines(folder: Path) -> list[bytes]:
+    """The lines of the business's files in a raw partition, in order, each with its newline:
+    lines as the ingest counts them, ended by `\\n` only (a `\\r` inside a line stays in it)."""
+    lines = []
+    for name in BUSINESS_EVENT_FILES:
+        data = gzip.decompress((folder / name).read_bytes())
+        lines += [line + b"\n" for line in data.split(b"\n")[:-1]]
+        if not data.endswith(b"\n") and data:
+            lines.append(data.rsplit(b"\n", 1)[-1])  # a last line without its newline
+    return lines
 
 
 def read_lines(path: Path) -> list[str]:

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from data_mle.ingest import UNREADABLE, ingest_day
-from shared.lake import BUSINESS_EVENTS_FILE, Lake, Table
+from shared.lake import BUSINESS_EVENT_FILES, Lake, Table
 from shared.storage import read_manifest, verify_partition
 from tests.data_mle.bad_lines import CASES, reseal
 from tests.data_mle.conftest import DAYS, land
@@ -108,12 +108,15 @@ def test_an_unreadable_file_is_reported_in_one_line(spark, clean_dataset, tmp_pa
     world, _ = clean_dataset
     lake = land(world, tmp_path / "lake")
     raw = lake.raw_events(DAYS[0])
-    data = (raw / BUSINESS_EVENTS_FILE).read_bytes()
-    rows = read_manifest(raw)["files"][BUSINESS_EVENTS_FILE]["rows"]
-    reseal(raw, files={BUSINESS_EVENTS_FILE: (data[:-100], rows)})
+    cut, kept = BUSINESS_EVENT_FILES  # one collector's file truncated, the other's intact
+    data = (raw / cut).read_bytes()
+    files = read_manifest(raw)["files"]
+    rows = files[cut]["rows"]
+    reseal(raw, files={cut: (data[:-100], rows)})
 
     counts = ingest_day(spark, lake, DAYS[0])
-    assert counts["accepted"] == 0 and counts["quarantined"] == {UNREADABLE: rows}
+    assert counts["quarantined"] == {UNREADABLE: rows}
+    assert counts["accepted"] == files[kept]["rows"], "the rest of the day goes on"
     assert counts["reconciled"]
-    printed = [line for line in capfd.readouterr().err.splitlines() if BUSINESS_EVENTS_FILE in line]
+    printed = [line for line in capfd.readouterr().err.splitlines() if cut in line]
     assert len(printed) == 1 and "quarantined whole" in printed[0]

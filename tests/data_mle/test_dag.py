@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from data_mle.airflow_runner import DAGS_FOLDER, DagTestProcess, airflow_env, migrate
+from data_mle.airflow_runner import DAGS_FOLDER, DagTestProcess, airflow_env, metadata_query
 from shared.lake import ONLINE_SNAPSHOT, Lake
 from shared.storage import verify_partition
 from tests.data_mle.conftest import START
@@ -146,12 +146,35 @@ def test_the_airflow_process_prepares_the_first_days_clients_before_its_first_ba
     assert report == {"clients": ["aws_default"], "spark_client": True}
 
 
+def test_the_airflow_process_creates_its_database_in_the_lake_and_leaves_a_current_one(tmp_path):
+    lake = Lake(tmp_path)
+    migrate = "from data_mle.airflow_dag_test import migrate_database; migrate_database()"
+    run_with_airflow(lake, migrate)
+    ((head,),) = metadata_query(lake, "SELECT version_num FROM alembic_version")
+    tables = metadata_query(lake, "SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+    run_with_airflow(lake, migrate)  # a no-op on a current database
+    assert metadata_query(lake, "SELECT version_num FROM alembic_version") == [(head,)]
+    assert tables[0][0] > 20 and metadata_query(lake, "SELECT count(*) FROM dag_run") == [(0,)]
+
+
+def test_the_airflow_process_exits_with_its_status_after_its_exit_handlers():
+    script = (
+        "import atexit, sys\n"
+        "from data_mle.airflow_dag_test import exit_now\n"
+        "atexit.register(lambda: print('handler ran', file=sys.stderr))\n"
+        "print('batch done', end='')  # not flushed yet\n"
+        "exit_now(3)\n"
+        "print('not reached')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (3, "batch done", "handler ran\n")
+
+
 @pytest.mark.slow
 def test_a_real_run_processes_a_day_end_to_end_and_the_same_process_runs_it_again(pipeline_lake):
     from shared.s3 import list_keys
 
     day, lake = START, pipeline_lake
-    migrate(lake)
     with DagTestProcess(lake) as airflow:
         pid = airflow.process.pid
         (run,) = airflow.run_days([day])

@@ -15,7 +15,8 @@ import pytest
 
 import data_mle.spark_io
 from data_mle.ingest import ManifestMismatch, ingest_day
-from shared.lake import BUSINESS_EVENTS_FILE, Lake, Table
+from shared.lake import BUSINESS_EVENT_FILES, Lake, Table
+from shared.raw_log import read_business_lines
 from shared.settings import REPO_ROOT
 from shared.storage import verify_partition
 from tests.data_mle.bad_lines import reseal
@@ -81,16 +82,15 @@ def test_quarantine_keeps_each_rejected_line_verbatim(ingested, faulty_dataset):
     lake, _, _ = ingested
     world, _ = faulty_dataset
     day = DAYS[1]
-    raw = (
-        gzip.decompress((Lake(world).raw_events(day) / BUSINESS_EVENTS_FILE).read_bytes())
-        .decode()
-        .splitlines()
-    )
+    raw = {
+        name: gzip.decompress((Lake(world).raw_events(day) / name).read_bytes()).split(b"\n")
+        for name in BUSINESS_EVENT_FILES
+    }
     quarantine = pq.read_table(lake.quarantine_events(day) / "part-0.parquet")
-    assert quarantine.num_rows > 0
+    assert {row["file"] for row in quarantine.to_pylist()} == set(BUSINESS_EVENT_FILES)
     for row in quarantine.to_pylist():
-        assert row["file"] == BUSINESS_EVENTS_FILE
-        assert raw[row["line"] - 1] == row["raw"]  # lines count from 1, as editors do
+        # Lines count from 1 within their file, as editors do.
+        assert raw[row["file"]][row["line"] - 1].decode() == row["raw"]
         assert row["reason"] and row["detail"]
 
 
@@ -141,11 +141,10 @@ def test_an_event_already_in_an_earlier_day_is_a_duplicate(
     first, second = DAYS[0], DAYS[1]
     ingest_day(spark, lake, first)
     # The client re-sends five of yesterday's events with today's upload.
-    old = gzip.decompress((lake.raw_events(first) / BUSINESS_EVENTS_FILE).read_bytes()).splitlines(
-        keepends=True
-    )[:5]
-    lines = gzip.decompress((lake.raw_events(second) / BUSINESS_EVENTS_FILE).read_bytes())
-    reseal(lake.raw_events(second), texts={BUSINESS_EVENTS_FILE: lines + b"".join(old)})
+    old = read_business_lines(lake.raw_events(first))[:5]
+    last = BUSINESS_EVENT_FILES[-1]
+    lines = gzip.decompress((lake.raw_events(second) / last).read_bytes())
+    reseal(lake.raw_events(second), texts={last: lines + b"".join(old)})
 
     counts = ingest_day(spark, lake, second)
     assert counts["duplicates"] == {"earlier_day": 5}, (
@@ -175,8 +174,8 @@ def test_a_partition_its_manifest_disagrees_with_is_refused(spark, clean_dataset
     with pytest.raises(ManifestMismatch, match=r"not listed: stray\.jsonl\.gz$"):
         ingest_day(spark, lake, START)
     (raw / "stray.jsonl.gz").unlink()
-    (raw / BUSINESS_EVENTS_FILE).unlink()
-    with pytest.raises(ManifestMismatch, match=rf"listed but missing: {BUSINESS_EVENTS_FILE}$"):
+    (raw / BUSINESS_EVENT_FILES[0]).unlink()
+    with pytest.raises(ManifestMismatch, match=rf"listed but missing: {BUSINESS_EVENT_FILES[0]}$"):
         ingest_day(spark, lake, START)
     assert not lake.bronze_events(START).exists()
 

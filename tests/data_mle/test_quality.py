@@ -23,7 +23,7 @@ from data_mle.quality import (
     run_gates,
     trailing_profiles,
 )
-from shared.lake import BUSINESS_EVENTS_FILE
+from shared.lake import BUSINESS_EVENT_FILES
 from shared.schema import DEVICES, EVENT_TYPES, SURFACES
 from shared.storage import read_manifest, to_json_text
 from tests.data_mle.conftest import DAYS, land
@@ -213,9 +213,10 @@ def test_a_day_missing_half_its_events_fails_the_volume_gate(spark, clean_datase
     first, second = DAYS[0], DAYS[1]
     ingest_day(spark, lake, first)
     run_gates(spark, lake, first)
-    raw = lake.raw_events(second) / BUSINESS_EVENTS_FILE
-    lines = gzip.decompress(raw.read_bytes()).splitlines(keepends=True)
-    raw.write_bytes(gzip.compress(b"".join(lines[::2])))  # an upload that lost half its events
+    for name in BUSINESS_EVENT_FILES:  # an upload that lost half its events
+        raw = lake.raw_events(second) / name
+        lines = gzip.decompress(raw.read_bytes()).splitlines(keepends=True)
+        raw.write_bytes(gzip.compress(b"".join(lines[::2])))
     ingest_day(spark, lake, second)
 
     with pytest.raises(QualityGateError, match=r"volume: rows / mean of 1 trailing days = 0\.\d+"):

@@ -15,7 +15,8 @@ import pytest
 from data_mle.ingest import read_lines
 from data_mle.rules import check_lines
 from data_mle.validate import check_line
-from shared.lake import BUSINESS_EVENTS_FILE, Lake
+from shared.lake import Lake
+from shared.raw_log import read_business_lines
 from shared.schema import EVENTS
 from tests.data_mle.bad_lines import CASES
 from tests.data_mle.conftest import DAYS
@@ -84,8 +85,9 @@ def test_spark_and_pydantic_agree_on_every_hand_made_line(spark, tmp_path):
 
 def test_spark_and_pydantic_agree_on_a_day_with_every_fault_kind(spark, faulty_dataset, tmp_path):
     world, _ = faulty_dataset
-    raw = Lake(world).raw_events(DAYS[1]) / BUSINESS_EVENTS_FILE
-    lines = gzip.decompress(raw.read_bytes()).splitlines()
+    lines = [
+        line.removesuffix(b"\n") for line in read_business_lines(Lake(world).raw_events(DAYS[1]))
+    ]
     spark_side = spark_verdicts(spark, lines, tmp_path)
     pydantic_side = pydantic_verdicts(lines)
     differ = [i for i, (s, p) in enumerate(zip(spark_side, pydantic_side, strict=True)) if s != p]

@@ -229,7 +229,7 @@ def test_admin_endpoints_need_the_token(tmp_path):
 def test_the_dashboard_shows_the_history_and_the_registry_the_loop_wrote(tmp_path):
     day = DayRecord(
         day="2026-01-06",
-        raw_files=["events.jsonl.gz"],
+        raw_files=["events-0.jsonl.gz", "events-1.jsonl.gz"],
         pipeline=DayReport(
             ok=True,
             input_rows=100,

@@ -15,7 +15,7 @@ from data_mle.validate import validate_lines
 from fullstack_mle.feedback import DayLedger, EventError, FeedbackLog, check_events
 from fullstack_mle.raw_day import seal_day
 from fullstack_mle.visit import click_event
-from shared.lake import BUSINESS_EVENTS_FILE, RAW_EVENTS, Lake
+from shared.lake import BUSINESS_EVENT_FILES, RAW_EVENTS, Lake
 from shared.s3 import MotoServer, ensure_bucket, list_keys, s3_client
 from shared.storage import read_manifest
 
@@ -181,7 +181,7 @@ def test_a_sealed_day_lists_every_file_and_lands_verified(moto, tmp_path):
     day = dt.date(2026, 1, 9)
     business = gzip.compress(b'{"a": 1}\n{"a": 2}\n')
     s3_client().put_object(
-        Bucket=BUCKET, Key=f"{RAW_EVENTS.key(day)}/{BUSINESS_EVENTS_FILE}", Body=business
+        Bucket=BUCKET, Key=f"{RAW_EVENTS.key(day)}/{BUSINESS_EVENT_FILES[0]}", Body=business
     )
     log = FeedbackLog(tmp_path / "spool", BUCKET)
     log.open_day(day)

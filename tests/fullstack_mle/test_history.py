@@ -32,7 +32,7 @@ def day_record(day: str = "2026-01-06") -> DayRecord:
     )
     return DayRecord(
         day=day,
-        raw_files=["events.jsonl.gz", "feedback-0000-ab.jsonl.gz"],
+        raw_files=["events-0.jsonl.gz", "events-1.jsonl.gz", "feedback-0000-ab.jsonl.gz"],
         pipeline=DayReport(ok=True, input_rows=100, reconciled=True),
         visits={"visits": 5, "online_ctr": 0.06},
         feedback=Reconciliation(events=70, clicks=5, reconciled=True, missing_clicks=0),
@@ -55,7 +55,7 @@ def test_a_written_history_reads_back_as_the_same_records(tmp_path):
     path = tmp_path / "fullstack" / "history.json"
     first = DayRecord(
         day="2026-01-05",
-        raw_files=["events.jsonl.gz"],
+        raw_files=["events-0.jsonl.gz", "events-1.jsonl.gz"],
         pipeline=DayReport(
             ok=False,
             gates={"volume": GateOutcome(value=0.48, threshold="0.5-2.0", passed=False)},

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from shared.dataset import main
+from shared.lake import BUSINESS_EVENT_FILES
 from shared.settings import REPO_ROOT
 
 
@@ -27,7 +28,8 @@ def test_generate_tiny_from_the_command_line(tmp_path: Path):
     result = _run("generate", "--preset", "tiny", "--days", "2", "--out", "w", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "oracle" in result.stdout and "2026-01-06" in result.stdout
-    assert (tmp_path / "w" / "raw/events/dt=2026-01-06/events.jsonl.gz").exists()
+    for name in BUSINESS_EVENT_FILES:
+        assert (tmp_path / "w" / "raw/events/dt=2026-01-06" / name).exists()
 
 
 def test_the_default_output_is_inside_the_lake(tmp_path: Path):
@@ -117,6 +119,6 @@ def test_to_s3_uploads_the_raw_zone(tmp_path: Path):
         args = ["generate", "--preset", "tiny", "--days", "2", "--out", str(tmp_path / "w")]
         assert main([*args, "--to-s3", "s3://marquee-landing/v1"]) == 0
         keys = list_keys("marquee-landing", "v1/")
-    assert "v1/raw/events/dt=2026-01-06/events.jsonl.gz" in keys
+    assert {f"v1/raw/events/dt=2026-01-06/{name}" for name in BUSINESS_EVENT_FILES} <= set(keys)
     assert "v1/raw/entities/users.parquet" in keys
     assert not any("truth" in k for k in keys), "the truth never leaves the simulator"

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.faults import FAULT_KINDS, FaultConfig
-from shared.raw_log import read_lines
+from shared.raw_log import read_business_lines
 from shared.schema import EVENTS
 from tests.conftest import FAULT_RATE
 
@@ -26,7 +26,9 @@ def _ledger(out: Path, day: str):
 
 
 def _lines(out: Path, day: str) -> list[str]:
-    return read_lines(out / f"raw/events/dt={day}/events.jsonl.gz")
+    return [
+        line.decode().rstrip("\n") for line in read_business_lines(out / f"raw/events/dt={day}")
+    ]
 
 
 def _parsed(line: str) -> dict:

@@ -12,8 +12,10 @@ import pyarrow.compute as pc
 import pytest
 
 from shared.generate import GenerateConfig, generate
+from shared.lake import BUSINESS_EVENT_FILES
 from shared.oracle import oracle_by_surface, read_truth
 from shared.presets import PRESETS, get_preset
+from shared.raw_log import read_business_lines
 from shared.simulate import simulate_day
 from shared.world import Drift, build_world
 
@@ -40,8 +42,9 @@ def test_same_seed_and_preset_give_byte_identical_files(tmp_path: Path):
 def test_a_different_seed_gives_different_events(tmp_path: Path):
     generate(GenerateConfig(preset="tiny", days=1, seed=3), tmp_path / "a")
     generate(GenerateConfig(preset="tiny", days=1, seed=4), tmp_path / "b")
-    name = "raw/events/dt=2026-01-05/events.jsonl.gz"
-    assert _digest_tree(tmp_path / "a")[name] != _digest_tree(tmp_path / "b")[name]
+    for name in BUSINESS_EVENT_FILES:
+        path = f"raw/events/dt=2026-01-05/{name}"
+        assert _digest_tree(tmp_path / "a")[path] != _digest_tree(tmp_path / "b")[path]
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -126,8 +129,8 @@ def test_the_truth_is_kept_apart_from_the_raw_log(clean_dataset):
     out, _ = clean_dataset
     raw = list((out / "raw").rglob("*"))
     assert raw and not any("truth" in p.name or "latent" in p.name for p in raw)
-    text = (out / "raw/events/dt=2026-01-05/events.jsonl.gz").read_bytes()
-    assert b"p_click" not in text
+    lines = read_business_lines(out / "raw/events/dt=2026-01-05")
+    assert lines and not any(b"p_click" in line for line in lines)
 
 
 def test_taste_drift_changes_the_click_distribution_after_the_drift_day():

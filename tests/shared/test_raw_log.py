@@ -6,11 +6,20 @@ import datetime as dt
 import json
 
 import pyarrow as pa
+import pytest
 
+from shared.lake import BUSINESS_EVENT_FILES
 from shared.presets import get_preset
-from shared.raw_log import gzip_bytes, join_lines, to_json_lines
+from shared.raw_log import (
+    gzip_bytes,
+    join_lines,
+    read_business_lines,
+    to_json_lines,
+    write_business_events,
+)
 from shared.schema import EVENTS
 from shared.simulate import simulate_day
+from shared.storage import atomic_partition, read_manifest
 from shared.world import build_world
 
 
@@ -67,3 +76,16 @@ def test_chunked_formatting_gives_the_same_lines():
     whole = to_json_lines(events)
     assert join_lines(to_json_lines(events, chunk_rows=1000)) == join_lines(whole)
     assert len(to_json_lines(events.slice(0, 0))) == 0
+
+
+@pytest.mark.parametrize("count", [0, 1, 5, 10])
+def test_a_days_lines_are_shared_by_the_collectors_files_in_order(tmp_path, count):
+    lines = pa.array([f'{{"n": {i}}}\n' for i in range(count - 1)] + ['{"x": "a\rb"}\n'][:count])
+    with atomic_partition(tmp_path / "dt=2026-01-05") as part:
+        write_business_events(part, lines)
+    manifest = read_manifest(tmp_path / "dt=2026-01-05")
+    assert list(manifest["files"]) == list(BUSINESS_EVENT_FILES)
+    rows = [manifest["files"][name]["rows"] for name in BUSINESS_EVENT_FILES]
+    assert sum(rows) == count and max(rows) - min(rows) <= 1
+    back = read_business_lines(tmp_path / "dt=2026-01-05")
+    assert back == [line.encode() for line in lines.to_pylist()], "a \\r stays inside its line"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.lake import BUSINESS_EVENT_FILES
 from shared.schema import EVENTS
 
 pytestmark = pytest.mark.slow
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.slow
 
 def test_spark_reads_a_clean_day_with_the_contract_schema(spark, clean_dataset):
     out, summary = clean_dataset
-    path = out / "raw/events/dt=2026-01-05/events.jsonl.gz"
-    frame = spark.read.schema(EVENTS.spark()).option("mode", "FAILFAST").json(str(path))
+    paths = [str(out / "raw/events/dt=2026-01-05" / name) for name in BUSINESS_EVENT_FILES]
+    frame = spark.read.schema(EVENTS.spark()).option("mode", "FAILFAST").json(paths)
     rows = frame.orderBy("event_time", "event_type", "event_id").collect()
     assert len(rows) == summary["days"]["2026-01-05"]["events"]
     first = rows[0].asDict()
