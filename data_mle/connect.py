@@ -1,5 +1,5 @@
 """A long-lived Spark Connect server on 127.0.0.1, so short jobs connect in about a second
-instead of starting a JVM each (about 6 s here).
+instead of starting a JVM each (about 4 s here).
 
     with SparkConnectServer() as server:           # waits until it accepts connections
         subprocess.run([...], env={**os.environ, **server.env()})

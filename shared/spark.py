@@ -3,7 +3,7 @@ batch scoring), configured once.
 
 Three ways to run the same job, chosen by the environment, not by the code:
 - `python -m data_mle.ingest ...`: a local Spark in this process (`MARQUEE_SPARK_MASTER`, default
-  `local[*]`); a new JVM costs about 6 s here.
+  `local[*]`); a new JVM costs about 4 s here (6.5 s without `shared.spark_classes`).
 - `MARQUEE_SPARK_REMOTE=sc://127.0.0.1:15002 python -m data_mle.ingest ...`: a client of a
   long-lived Spark Connect server (`data_mle.connect`), about 1 s to connect. This is also how a
   job reaches a remote cluster.
