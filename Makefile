@@ -34,7 +34,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 $(SPARK_CLASSES): $(STAMP)
-	@echo "writing Spark's class archive (a Spark job, about 20 s)"
+	@echo "writing Spark's class archive (a Spark job, about 30 s)"
 	@$(PY) -m shared.spark_classes
 
 java: ## check that Java 17+ is installed (Spark needs it)

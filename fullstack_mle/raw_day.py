@@ -24,10 +24,10 @@ from shared.storage import MANIFEST, to_json_text
 def land_business_events(world: Path, day: dt.date, bucket: str) -> list[str]:
     """Upload the generator's event files of `day` (without their manifest: the day is not
     done). Returns the keys."""
-    keys = []
+    client, keys = s3_client(), []
     for name in BUSINESS_EVENT_FILES:
         keys.append(f"{RAW_EVENTS.key(day)}/{name}")
-        s3_client().upload_file(str(Lake(world).raw_events(day) / name), bucket, keys[-1])
+        client.upload_file(str(Lake(world).raw_events(day) / name), bucket, keys[-1])
     return keys
 
 

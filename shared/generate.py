@@ -245,8 +245,8 @@ def read_events(dataset: Path) -> pd.DataFrame:
             "training sets instead of the raw log, or generate one without --faults"
         )
     tables = []
+    options = pj.ParseOptions(explicit_schema=EVENTS.arrow(), unexpected_field_behavior="error")
     for part in sorted(Lake(dataset).path(RAW_EVENTS).glob("dt=*")):
-        options = pj.ParseOptions(explicit_schema=EVENTS.arrow(), unexpected_field_behavior="error")
         table = pa.concat_tables(
             pj.read_json(part / name, parse_options=options) for name in BUSINESS_EVENT_FILES
         )
