@@ -38,10 +38,10 @@ from shared.server import (
     serve_until_stopped,
     sigterm_exits,
 )
+from shared.spark import SPARK_SUBMIT
 
-# The launchers come with the pyspark wheel, beside this interpreter.
+# The launchers come with the pyspark wheel, beside this interpreter (spark-submit: shared.spark).
 SPARK_CLASS = str(Path(sys.executable).with_name("spark-class"))
-SPARK_SUBMIT = str(Path(sys.executable).with_name("spark-submit"))
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 WORKER_CORES = 2  # this machine class has 2; one executor gets them all

@@ -17,12 +17,11 @@ import argparse
 import os
 import socket
 import sys
-from pathlib import Path
 
 from shared.s3 import free_port
 from shared.server import HOST, ChildServer, Terminated, serve_until_stopped, sigterm_exits
 from shared.settings import get_settings
-from shared.spark import DRIVER_MEMORY, SESSION_CONF, driver_java_options
+from shared.spark import DRIVER_MEMORY, SESSION_CONF, SPARK_SUBMIT, driver_java_options
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 
@@ -57,7 +56,7 @@ class SparkConnectServer(ChildServer):
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
         }
-        args = [str(Path(sys.executable).with_name("spark-submit")), "--class", SERVER_CLASS]
+        args = [SPARK_SUBMIT, "--class", SERVER_CLASS]
         args += ["--master", self.master, "--name", "marquee-connect"]
         args += ["--driver-memory", DRIVER_MEMORY, "--driver-java-options", driver_java_options()]
         for key, value in conf.items():

@@ -32,6 +32,9 @@ GC_OPTIONS = "-XX:+UseParallelGC"
 # Spark's classes, already loaded and verified, in one file the JVM maps at start
 # (`shared.spark_classes`, made by `make setup`): a local session starts about 2.5 s sooner.
 CLASS_ARCHIVE = Path(sys.prefix) / "share" / "marquee" / "spark-classes.jsa"
+# pyspark's launcher, installed beside this interpreter: the Connect server, a cluster job and
+# the class archive's job start their JVM with it.
+SPARK_SUBMIT = str(Path(sys.executable).with_name("spark-submit"))
 # Settings of the session itself; a Spark Connect server is started with the same ones.
 SESSION_CONF = {
     "spark.sql.session.timeZone": "UTC",  # event times are UTC instants

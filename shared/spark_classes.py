@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from shared.spark import CLASS_ARCHIVE, DRIVER_MEMORY, GC_OPTIONS
+from shared.spark import CLASS_ARCHIVE, DRIVER_MEMORY, GC_OPTIONS, SPARK_SUBMIT
 
 WORKLOAD_LINES = [
     '{"id": "a1", "at": "2026-01-05T20:15:03.250Z", "n": 3, "x": 0.5, "tags": ["p"]}',
@@ -92,7 +92,7 @@ def build(archive: Path = CLASS_ARCHIVE) -> Path:
     # spark-submit execs the JVM, and the JVM runs this file's workload as its Python child, so
     # this call returns once the JVM has written the archive and exited.
     command = [
-        str(Path(sys.executable).with_name("spark-submit")),
+        SPARK_SUBMIT,
         *("--master", "local[2]", "--driver-memory", DRIVER_MEMORY),
         *("--driver-java-options", f"{options} -Xlog:cds=off,cds+dynamic=off"),
         str(Path(__file__)),

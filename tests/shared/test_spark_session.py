@@ -15,9 +15,13 @@ import shared.spark
 import shared.spark_classes
 from data_mle.connect import SparkConnectServer
 from shared.settings import REPO_ROOT
-from shared.spark import CLASS_ARCHIVE, DRIVER_MEMORY, GC_OPTIONS, driver_java_options
-
-SPARK_SUBMIT = Path(sys.executable).with_name("spark-submit")
+from shared.spark import (
+    CLASS_ARCHIVE,
+    DRIVER_MEMORY,
+    GC_OPTIONS,
+    SPARK_SUBMIT,
+    driver_java_options,
+)
 
 
 def test_a_local_session_runs_the_parallel_collector(spark):
@@ -63,7 +67,7 @@ def test_the_archive_serves_sparks_classes_to_its_launcher():
     assert CLASS_ARCHIVE.is_file(), f"no {CLASS_ARCHIVE}: `make setup` writes it"
     env = {
         **os.environ,
-        "PATH": f"{SPARK_SUBMIT.parent}{os.pathsep}{os.environ['PATH']}",
+        "PATH": f"{Path(SPARK_SUBMIT).parent}{os.pathsep}{os.environ['PATH']}",
         "SPARK_SUBMIT_OPTS": f"-Xshare:on -XX:SharedArchiveFile={CLASS_ARCHIVE} "
         "-Xlog:class+load=info",
     }
@@ -83,7 +87,7 @@ def test_a_failed_build_keeps_the_archive_there_was(monkeypatch, tmp_path):
     failing = bin_dir / "spark-submit"
     failing.write_text("#!/bin/sh\necho 'no JVM today' >&2\nexit 3\n")
     failing.chmod(0o755)
-    monkeypatch.setattr(sys, "executable", str(bin_dir / "python"))
+    monkeypatch.setattr(shared.spark_classes, "SPARK_SUBMIT", str(failing))
     with pytest.raises(RuntimeError, match=r"(?s)not written \(exit 3\).*no JVM today"):
         shared.spark_classes.build(archive)
     assert archive.read_bytes() == b"the one that works"
