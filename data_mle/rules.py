@@ -156,14 +156,24 @@ def _clean(schema: TableSchema, typed: str) -> Any:
     from pyspark.sql import functions as F
 
     raw = F.col("raw")
-    clean = F.is_valid_utf8(raw) & (F.to_json(typed, CANONICAL) == raw)
+    conditions = [F.is_valid_utf8(raw), F.to_json(typed, CANONICAL) == raw]
     for c in schema.columns:
         value = F.col(f"{typed}.{c.name}")
         if c.required:
-            clean = clean & value.isNotNull()
+            conditions.append(value.isNotNull())
         for _, fault, _ in _value_faults(c, value):
-            clean = clean & ~(value.isNotNull() & fault)
-    return F.coalesce(clean, F.lit(False))
+            conditions.append(~(value.isNotNull() & fault))
+    return F.coalesce(_all(conditions), F.lit(False))
+
+
+def _all(conditions: list[Any]) -> Any:
+    """`conditions` joined by AND as a balanced tree, not a chain: the 30 of `_clean` chained
+    nest 30 deep, and with the plan's own layers pass the 100 levels to which protobuf reads a
+    Spark Connect plan back (the client copies it into a checkpoint command)."""
+    if len(conditions) == 1:
+        return conditions[0]
+    half = len(conditions) // 2
+    return _all(conditions[:half]) & _all(conditions[half:])
 
 
 def check_lines(lines: Any, schema: TableSchema = EVENTS, fast: bool = True) -> Any:
