@@ -25,6 +25,8 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Self
 
@@ -108,14 +110,26 @@ class Scheduler:
     def __enter__(self) -> Self:
         migrate(self.lake)
         with ExitStack() as stack:
-            for component in self.components:
-                stack.enter_context(component)
+            # All three start at once: each is a process importing Airflow, and none needs
+            # another up to start (tasks reach the API server only once a run is queued).
+            # Whatever started is stopped if one of them fails.
+            stack.callback(self._each, ChildServer.stop)
+            self._each(ChildServer.start)
             self._wait_for_dag()
             self._stack = stack.pop_all()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+    def _each(self, action: Callable[[ChildServer], object]) -> None:
+        """`action` (start or stop) for the three components at once, each in a thread that
+        waits on its own process, importing Airflow or shutting down. Start and stop together,
+        on an empty lake: 17.7-20.2 s one after another, 14.3-17.1 s at once (three and four
+        runs, 2026-12-07)."""
+        with ThreadPoolExecutor(len(self.components), thread_name_prefix="airflow") as pool:
+            for done in [pool.submit(action, c) for c in self.components]:
+                done.result()
 
     def _query(self, sql: str, *args: object) -> list[tuple]:
         return metadata_query(self.lake, sql, *args)
