@@ -214,7 +214,8 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
     # The text is kept for quarantine only. Checked, counted, de-duplicated and written from one
     # parse, kept as a local checkpoint: the counts and both writes read its rows, and their
     # plans start there (with `cache()`, each would name and analyse the whole plan again from
-    # the raw text: 0.2-0.3 s a query through Spark Connect).
+    # the raw text: 0.2-0.3 s a query through Spark Connect). Its rows are freed when `marked`
+    # is gone: a Connect client tells the server then, a local session's cleaner notices.
     rows = rows.withColumn("raw", F.when(F.col("reason").isNotNull(), F.col("raw")))
     marked = mark_duplicates(rows, earlier_ids).localCheckpoint()
     outcomes = marked.groupBy("reason", "duplicate_of", "is_late").count().collect()

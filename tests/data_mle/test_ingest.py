@@ -4,11 +4,13 @@ manifest does not describe is refused."""
 
 from __future__ import annotations
 
+import gc
 import gzip
 import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -104,6 +106,22 @@ def test_rerunning_a_day_gives_identical_checksums(spark, ingested):
     assert ingest_day(spark, lake, day) == counts[day]
     for zone, manifest in before.items():
         assert (lake.path(Table(zone, "events"), day) / "_manifest.json").read_bytes() == manifest
+
+
+def test_the_checked_day_is_not_kept_once_the_ingest_returns(spark, clean_dataset, tmp_path):
+    """The ingest keeps a day's checked lines as a local checkpoint while it counts and writes
+    them. A long-lived session (a Connect server, this test run's) must not keep one per day."""
+    world, _ = clean_dataset
+    lake = land(world, tmp_path / "lake")
+    held = spark.sparkContext._jsc.getPersistentRDDs
+    before = set(held().keySet())
+    ingest_day(spark, lake, DAYS[0])
+    deadline = time.monotonic() + 60
+    while (kept := set(held().keySet()) - before) and time.monotonic() < deadline:
+        gc.collect()  # the DataFrames of the ingest, and so the JVM's references to them
+        spark._jvm.System.gc()  # the JVM's garbage: Spark's cleaner then unpersists
+        time.sleep(0.5)
+    assert not kept, f"RDDs still persisted after the ingest returned: {sorted(kept)}"
 
 
 def test_a_crash_in_the_middle_of_a_write_leaves_the_old_partition(
