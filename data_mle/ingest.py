@@ -190,7 +190,7 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
     """Run the ingest for `day` and return its reconciliation (also in the bronze manifest)."""
     from pyspark.sql import functions as F
 
-    from data_mle.spark_io import write_partition
+    from data_mle.spark_io import write_partitions
 
     raw = lake.raw_events(day)
     if not raw.is_dir():
@@ -256,15 +256,13 @@ def ingest_day(spark: Any, lake: Lake, day: dt.date) -> dict:
     )
     if bad:
         quarantine = quarantine.unionByName(_whole_files(spark, bad))
-    write_partition(quarantine, lake.quarantine_events(day), ["file", "line"])
     bronze = marked.filter("reason IS NULL AND duplicate_of IS NULL")
     bronze = bronze.select(*EVENTS.names, "is_late")
-    write_partition(
-        bronze.withColumn("ingest_date", F.lit(day.isoformat()).cast("date")),
-        lake.bronze_events(day),
-        ["event_time", "event_id"],
-        extra={"reconciliation": counts},
-    )
+    bronze = bronze.withColumn("ingest_date", F.lit(day.isoformat()).cast("date"))
+    write_partitions([
+        (quarantine, lake.quarantine_events(day), ["file", "line"], None),
+        (bronze, lake.bronze_events(day), ["event_time", "event_id"], {"reconciliation": counts}),
+    ])  # fmt: skip
     return counts
 
 

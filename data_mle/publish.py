@@ -15,12 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from shared.features import FEATURE_SPEC_VERSION, FEATURE_TABLES
 from shared.lake import Lake
-from shared.s3 import upload_dir
+from shared.s3 import ensure_bucket, upload_dir
 from shared.schema import SURFACES
 from shared.settings import get_settings
 from shared.storage import atomic_partition, read_manifest
@@ -40,22 +41,28 @@ def snapshot(lake: Lake, as_of: dt.date) -> Path:
     return dest
 
 
+def upload_partitions(lake: Lake, partitions: list[Path], bucket: str) -> list[str]:
+    """Upload each partition under its lake key (its manifest last); return the keys."""
+    ensure_bucket(bucket)
+    return [key for path in partitions for key in upload_dir(path, bucket, lake.key(path))]
+
+
 def publish_day(spark: Any, lake: Lake, day: dt.date, bucket: str | None = None) -> list[str]:
     """Make the snapshot for the day after `day` and upload the day's outputs; return the keys."""
     from data_mle.features import build_features
 
     next_day = day + dt.timedelta(days=1)
-    build_features(spark, lake, next_day)
-    partitions = [
+    bucket = bucket or get_settings().bucket
+    made = [
         *(lake.features(t.name, day) for t in FEATURE_TABLES),
         *(lake.training_set(s, day) for s in SURFACES),
-        snapshot(lake, next_day),
     ]
-    bucket = bucket or get_settings().bucket
-    keys = []
-    for path in partitions:
-        keys += upload_dir(path, bucket, lake.key(path), create_bucket=True)
-    return keys
+    # The day's own outputs are there already: they go up while Spark computes tomorrow's
+    # features (the upload waits on the network, the features on the cores).
+    with ThreadPoolExecutor(1, thread_name_prefix="upload") as uploads:
+        sent = uploads.submit(upload_partitions, lake, made, bucket)
+        build_features(spark, lake, next_day)
+    return sent.result() + upload_partitions(lake, [snapshot(lake, next_day)], bucket)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,7 +49,7 @@ def _fill(frame: Any, surface: str) -> Any:
 def build_training_sets(spark: Any, lake: Lake, day: dt.date) -> dict[str, dict]:
     from pyspark.sql import functions as F
 
-    from data_mle.spark_io import write_partition
+    from data_mle.spark_io import write_partitions
 
     bronze = spark.read.parquet(str(lake.bronze_events(day)))
     features = {}
@@ -80,20 +80,17 @@ def build_training_sets(spark: Any, lake: Lake, day: dt.date) -> dict[str, dict]
     joined = labelled
     for table in FEATURE_TABLES:
         joined = joined.join(features[table.name], list(table.keys), "left")
-    written = {}
+    writes = []
     for surface in SURFACES:
         rows = joined.filter(F.col("surface") == surface)
         rows = _fill(rows, surface).select(*TRAINING_KEYS, *feature_columns())
-        written[surface] = write_partition(
-            rows,
-            lake.training_set(surface, day),
-            ["event_time", "event_id"],
-            extra={
-                "feature_spec_version": FEATURE_SPEC_VERSION,
-                "label": "clicked the same arrival day",
-                "clicks_without_impression": orphans,
-            },
-        )
+        extra = {
+            "feature_spec_version": FEATURE_SPEC_VERSION,
+            "label": "clicked the same arrival day",
+            "clicks_without_impression": orphans,
+        }
+        writes.append((rows, lake.training_set(surface, day), ["event_time", "event_id"], extra))
+    written = dict(zip(SURFACES, write_partitions(writes), strict=True))
     return written
 
 

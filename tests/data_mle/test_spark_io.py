@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from data_mle.spark_io import PART_FILE, write_partition
+from data_mle.spark_io import PART_FILE, write_partition, write_partitions
 from shared.storage import (
     MANIFEST,
     atomic_partition,
@@ -152,3 +152,28 @@ def test_a_write_that_fails_halfway_leaves_the_old_partition(spark, tmp_path: Pa
         f"a failed write must remove its scratch folders, found {_leftovers(dest.parent)}. "
         "Hint: tempfile.TemporaryDirectory(dir=dest.parent) cleans up even on an error."
     )
+
+
+@pytest.mark.slow
+def test_partitions_written_at_once_each_appear_whole_and_a_failure_is_raised(spark, tmp_path):
+    parent = tmp_path / "silver" / "things"
+    a, b, c = (parent / f"dt=2026-01-0{k}" for k in (5, 6, 7))
+    done = write_partitions([
+        (_frame(spark, 300), a, ["id"], {"as_of": "2026-01-05"}),
+        (_frame(spark, 200), b, ["id"], None),
+    ])  # fmt: skip
+    assert done == [{"rows": 300, "path": str(a)}, {"rows": 200, "path": str(b)}], (
+        f"write_partitions returns each write's summary, in the order given; got {done}"
+    )
+    assert read_manifest(a)["as_of"] == "2026-01-05" and verify_partition(b)["rows"] == 200
+    assert pq.read_table(b / PART_FILE).column("id").to_pylist() == list(range(200))
+
+    old = _snapshot(a)
+    with pytest.raises(Exception, match="disk full"):
+        write_partitions([
+            (_frame(spark, 500, fail_at=250), a, ["id"], None),
+            (_frame(spark, 100), c, ["id"], None),
+        ])  # fmt: skip
+    assert _snapshot(a) == old, "the failed write left its partition as it was"
+    assert verify_partition(c)["rows"] == 100, "the write beside the failed one still finished"
+    assert _leftovers(parent) == [], f"scratch folders left: {_leftovers(parent)}"
