@@ -5,8 +5,9 @@
 Airflow's DAG (`dags/marquee_daily_etl.py`) runs each step as a task, the Step Functions worker
 (`data_mle.stepfunctions.worker`) runs it when a state machine asks, and each Spark step is also a
 script of its own for `spark-submit` on a cluster (`python -m data_mle.ingest --day D`). The
-Spark steps share one session: `shared.spark.spark_session` connects to the Spark Connect server
-named by `MARQUEE_SPARK_REMOTE` (about a second), so no step starts a JVM of its own.
+Spark steps connect to the Spark Connect server named by `MARQUEE_SPARK_REMOTE`, so no step
+starts a JVM of its own, and the steps a process runs back to back share one session
+(`_open_session`).
 
 A step fails in one of two ways, and the orchestrators treat them differently:
 - `StepError(permanent=True)`: a verdict on the data (a quality gate, a reconciliation that does
@@ -17,6 +18,7 @@ A step fails in one of two ways, and the orchestrators treat them differently:
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -70,6 +72,47 @@ def permanent_errors() -> dict[type[Exception], str]:
     }
 
 
+# The Spark Connect session the last step left open: (session, server, when it was left).
+_kept: tuple[Any, str, float] | None = None
+# How long a session may wait for the next step and still be used: days run back to back (a
+# backfill, a demo) share it; a daily run opens a new one (the server closes a session idle for
+# an hour).
+SESSION_IDLE_S = 600.0
+
+
+def _open_session(name: str) -> Any:
+    """A Spark session for a step. Through Spark Connect, the one the last step left open when
+    it is on the same server and not idle too long: a new session's first query costs the
+    server about 0.1 s more than a used one's (it builds the session's state), in each of a
+    day's five Spark steps. Otherwise a new one (`shared.spark.spark_session`)."""
+    from shared.spark import spark_remote, spark_session
+
+    global _kept
+    kept, _kept = _kept, None
+    if kept is not None:
+        spark, remote, left = kept
+        if remote == spark_remote() and time.monotonic() - left < SESSION_IDLE_S:
+            return spark
+        # Another server's session: that server may be gone, and asking it to release the
+        # session would retry for minutes. Its client is closed all the same.
+        spark.release_session_on_close = remote == spark_remote()
+        spark.stop()
+    return spark_session(name)
+
+
+def _close_session(spark: Any, failed: bool) -> None:
+    """After a step: keep a Connect session for the next step; stop it when the step failed (a
+    retry starts from a new session, in case the error was the session's), and stop a local
+    session (the JVM of this process) as a job of its own would."""
+    from shared.spark import spark_remote
+
+    global _kept
+    if failed or not (remote := spark_remote()):
+        spark.stop()
+    else:
+        _kept = (spark, remote, time.monotonic())
+
+
 def run_step(name: str, lake: Lake, day: dt.date) -> str:
     """Run step `name` for `day` and return its one-line summary. A permanent failure is raised
     as a `StepError`; any other exception passes through as it is (a retry may help)."""
@@ -78,14 +121,15 @@ def run_step(name: str, lake: Lake, day: dt.date) -> str:
     try:
         if name == "land":
             return _land(lake, day)
-        from shared.spark import spark_session
-
         job, show = _spark_jobs()[name]
-        spark = spark_session(f"{name}-{day}")
+        spark = _open_session(f"{name}-{day}")
         try:
-            return show(job(spark, lake, day))
-        finally:
-            spark.stop()  # a Connect client closes its session; the server stays up
+            summary = show(job(spark, lake, day))
+        except BaseException:
+            _close_session(spark, failed=True)
+            raise
+        _close_session(spark, failed=False)
+        return summary
     except Exception as error:
         for kind_of, kind in permanent_errors().items():
             if isinstance(error, kind_of):

@@ -60,6 +60,12 @@ def driver_java_options() -> str:
     return options
 
 
+def spark_remote() -> str | None:
+    """The Spark Connect server that sessions connect to (`SPARK_REMOTE`, else
+    `MARQUEE_SPARK_REMOTE`), or None for a Spark of this process's own."""
+    return os.environ.get("SPARK_REMOTE") or get_settings().spark_remote
+
+
 def spark_session(app_name: str) -> Any:
     """A SparkSession in UTC with the Python workers on this interpreter."""
     from pyspark.sql import SparkSession
@@ -67,7 +73,7 @@ def spark_session(app_name: str) -> Any:
     # Workers must run the same interpreter (and so the same packages) as the driver.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # loopback, and no warning about it
-    remote = os.environ.get("SPARK_REMOTE") or get_settings().spark_remote
+    remote = spark_remote()
     if remote:
         # Under spark-submit, MASTER names the local master it was given; the work goes to the
         # Connect server instead, and pyspark refuses to be configured for both.

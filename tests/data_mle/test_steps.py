@@ -1,0 +1,98 @@
+"""The Spark sessions of a process's steps: through Spark Connect, steps run back to back share
+one (a new session's first query costs the server more); a failed step's session is closed, so
+its retry starts afresh; a session on another server, or idle too long, is not used; a local
+session is stopped after each step, as a job of its own would stop it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+import shared.spark
+from data_mle import steps
+from shared.lake import Lake
+
+DAY = dt.date(2026, 1, 6)
+
+
+class FakeSession:
+    def __init__(self, number: int):
+        self.number, self.stopped, self.released = number, False, None
+        self.release_session_on_close = True
+
+    def stop(self) -> None:
+        self.stopped, self.released = True, self.release_session_on_close
+
+
+class Steps:
+    """`run_step` with its Spark jobs and sessions replaced: which session each step got."""
+
+    def __init__(self, monkeypatch, tmp_path):
+        self.made: list[FakeSession] = []
+        self.used: list[FakeSession] = []
+        self.remote: str | None = "sc://127.0.0.1:15002"
+        self.failing = False
+        self.lake = Lake(tmp_path / "lake")
+        monkeypatch.setattr(shared.spark, "spark_session", self._new_session)
+        monkeypatch.setattr(shared.spark, "spark_remote", lambda: self.remote)
+        monkeypatch.setattr(steps, "_kept", None)
+        jobs = {name: (self._job, str) for name in steps.STEPS if name != "land"}
+        monkeypatch.setattr(steps, "_spark_jobs", lambda: jobs)
+
+    def _new_session(self, name: str) -> FakeSession:
+        self.made.append(FakeSession(len(self.made)))
+        return self.made[-1]
+
+    def _job(self, spark, lake, day):
+        self.used.append(spark)
+        if self.failing:
+            raise ConnectionError("the server went away")
+        return "done"
+
+    def run(self, name: str) -> FakeSession:
+        steps.run_step(name, self.lake, DAY)
+        return self.used[-1]
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path) -> Steps:
+    return Steps(monkeypatch, tmp_path)
+
+
+def test_steps_run_back_to_back_share_one_connect_session(fake):
+    first = fake.run("ingest")
+    assert fake.run("quality_gates") is first and fake.run("features") is first
+    assert len(fake.made) == 1 and not first.stopped, "the session stays open between steps"
+
+
+def test_a_failed_step_closes_its_session_and_the_retry_gets_a_new_one(fake):
+    kept = fake.run("ingest")
+    fake.failing = True
+    with pytest.raises(ConnectionError):
+        fake.run("quality_gates")
+    assert fake.used[-1] is kept and kept.stopped and kept.released
+    fake.failing = False
+    retry = fake.run("quality_gates")
+    assert retry is not kept and not retry.stopped
+
+
+def test_a_session_on_another_server_is_closed_without_asking_that_server(fake):
+    old = fake.run("ingest")
+    fake.remote = "sc://127.0.0.1:16002"  # a new server: the old one may be gone
+    new = fake.run("ingest")
+    assert new is not old and old.stopped and old.released is False
+    assert not new.stopped
+
+
+def test_a_session_left_idle_too_long_is_released_and_replaced(fake, monkeypatch):
+    old = fake.run("ingest")
+    monkeypatch.setattr(steps, "SESSION_IDLE_S", 0.0)
+    new = fake.run("quality_gates")
+    assert new is not old and old.stopped and old.released is True
+
+
+def test_a_local_session_is_stopped_after_each_step(fake):
+    fake.remote = None
+    first, second = fake.run("ingest"), fake.run("quality_gates")
+    assert first is not second and first.stopped and second.stopped
