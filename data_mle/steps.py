@@ -93,8 +93,8 @@ def _open_session(name: str) -> Any:
         spark, remote, left = kept
         if remote == spark_remote() and time.monotonic() - left < SESSION_IDLE_S:
             return spark
-        # Another server's session: that server may be gone, and asking it to release the
-        # session would retry for minutes. Its client is closed all the same.
+        # Idle too long: released. On another server: only closed here, since that server may
+        # be gone, and asking it to release the session would retry for minutes.
         spark.release_session_on_close = remote == spark_remote()
         spark.stop()
     return spark_session(name)

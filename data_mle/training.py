@@ -90,8 +90,7 @@ def build_training_sets(spark: Any, lake: Lake, day: dt.date) -> dict[str, dict]
             "clicks_without_impression": orphans,
         }
         writes.append((rows, lake.training_set(surface, day), ["event_time", "event_id"], extra))
-    written = dict(zip(SURFACES, write_partitions(writes), strict=True))
-    return written
+    return dict(zip(SURFACES, write_partitions(writes), strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:
