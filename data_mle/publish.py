@@ -42,8 +42,8 @@ def snapshot(lake: Lake, as_of: dt.date) -> Path:
 
 
 def upload_partitions(lake: Lake, partitions: list[Path], bucket: str) -> list[str]:
-    """Upload each partition under its lake key (its manifest last); return the keys."""
-    ensure_bucket(bucket)
+    """Upload each partition under its lake key (its manifest last) to an existing bucket;
+    return the keys."""
     return [key for path in partitions for key in upload_dir(path, bucket, lake.key(path))]
 
 
@@ -57,6 +57,7 @@ def publish_day(spark: Any, lake: Lake, day: dt.date, bucket: str | None = None)
         *(lake.features(t.name, day) for t in FEATURE_TABLES),
         *(lake.training_set(s, day) for s in SURFACES),
     ]
+    ensure_bucket(bucket)
     # The day's own outputs are there already: they go up while Spark computes tomorrow's
     # features (the upload waits on the network, the features on the cores).
     with ThreadPoolExecutor(1, thread_name_prefix="upload") as uploads:
