@@ -100,17 +100,34 @@ def _open_session(name: str) -> Any:
     return spark_session(name)
 
 
-def _close_session(spark: Any, failed: bool) -> None:
+def _close_session(spark: Any, failed: bool, server_gone: bool = False) -> None:
     """After a step: keep a Connect session for the next step; stop it when the step failed (a
-    retry starts from a new session, in case the error was the session's), and stop a local
-    session (the JVM of this process) as a job of its own would."""
+    retry starts from a new session, in case the error was the session's), without asking a
+    server that is gone to release it (that would only wait out the retries again); and stop a
+    local session (the JVM of this process) as a job of its own would."""
     from shared.spark import spark_remote
 
     global _kept
-    if failed or not (remote := spark_remote()):
-        spark.stop()
-    else:
+    remote = spark_remote()
+    if remote and not failed:
         _kept = (spark, remote, time.monotonic())
+        return
+    if server_gone:
+        spark.release_session_on_close = False
+    spark.stop()
+
+
+def _failed_step(spark: Any, error: BaseException) -> Exception | None:
+    """Close the session of a step that raised `error`; return the error to raise in its place
+    when the cause is a Spark Connect server that no longer answers (`SparkUnreachable`: one
+    line naming it, instead of a gRPC trace; not permanent, a retry may find it again), else
+    None."""
+    from shared.spark import SparkUnreachable, connect_reachable, spark_remote
+
+    remote = spark_remote()
+    gone = bool(remote) and not connect_reachable(remote)
+    _close_session(spark, failed=True, server_gone=gone)
+    return SparkUnreachable(remote) if gone and isinstance(error, Exception) else None
 
 
 def run_step(name: str, lake: Lake, day: dt.date) -> str:
@@ -125,8 +142,9 @@ def run_step(name: str, lake: Lake, day: dt.date) -> str:
         spark = _open_session(f"{name}-{day}")
         try:
             summary = show(job(spark, lake, day))
-        except BaseException:
-            _close_session(spark, failed=True)
+        except BaseException as error:
+            if (unreachable := _failed_step(spark, error)) is not None:
+                raise unreachable from error
             raise
         _close_session(spark, failed=False)
         return summary

@@ -6,7 +6,8 @@ Three ways to run the same job, chosen by the environment, not by the code:
   `local[*]`); a new JVM costs about 4 s here (6.5 s without `shared.spark_classes`).
 - `MARQUEE_SPARK_REMOTE=sc://127.0.0.1:15002 python -m data_mle.ingest ...`: a client of a
   long-lived Spark Connect server (`data_mle.connect`), about 1 s to connect. This is also how a
-  job reaches a remote cluster.
+  job reaches a remote cluster. A server that stops answering fails the job within about 20 s
+  (`CONNECT_RETRY`), not pyspark's 10 minutes.
 - `spark-submit --master spark://host:7077 data_mle/ingest.py ...` (or `--remote sc://...`):
   spark-submit's own settings are kept.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,15 @@ SESSION_CONF = {
 }
 
 
+# How a Spark Connect client retries a server it cannot reach (pyspark's `DefaultPolicy` with
+# these arguments): waits of 0.05, 0.2, 0.8, 3.2, 5, 5 and 5 s, then the error. pyspark's own
+# default waits at least 10 minutes (15 retries, growing to 60 s apart): a step whose server had
+# died hung that long before it failed (measured: 611 s), and as long again closing its session,
+# while Step Functions' worker kept sending heartbeats. A server restarts here in seconds; a
+# longer outage is for the orchestrator's own retries, each with a new session.
+CONNECT_RETRY = {"max_retries": 7, "max_backoff": 5_000}
+
+
 def driver_java_options() -> str:
     """The options of every Spark JVM the project starts: the collector, and the class archive
     when the environment has one. A JVM ignores an archive made for another Java or other jars;
@@ -66,6 +77,43 @@ def spark_remote() -> str | None:
     return os.environ.get("SPARK_REMOTE") or get_settings().spark_remote
 
 
+def connect_retry_wait_s() -> float:
+    """The longest a Connect client waits, over all its retries, before it gives up on an
+    unreachable server (`CONNECT_RETRY`, each wait at most its jitter longer)."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    policy = DefaultPolicy(**CONNECT_RETRY)
+    total, wait = 0.0, float(policy.initial_backoff)
+    for _ in range(policy.max_retries or 0):
+        total += wait + (policy.jitter if wait >= policy.min_jitter_threshold else 0)
+        wait = min(float(policy.max_backoff or wait), wait * policy.backoff_multiplier)
+    return total / 1000
+
+
+class SparkUnreachable(ConnectionError):
+    """A Spark Connect server that does not answer, in one line instead of a gRPC trace."""
+
+    def __init__(self, remote: str):
+        super().__init__(
+            f"the Spark Connect server {remote} does not answer (retried for up to "
+            f"{connect_retry_wait_s():.0f} s): start it, or unset MARQUEE_SPARK_REMOTE and "
+            "SPARK_REMOTE to run Spark in this process"
+        )
+        self.remote = remote
+
+
+def connect_reachable(url: str, timeout_s: float = 1.0) -> bool:
+    """Whether the Spark Connect server at `url` (`sc://host:port/...`) accepts a connection."""
+    from pyspark.sql.connect.client import DefaultChannelBuilder
+
+    host, _, port = DefaultChannelBuilder(url).endpoint.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 def spark_session(app_name: str) -> Any:
     """A SparkSession in UTC with the Python workers on this interpreter."""
     from pyspark.sql import SparkSession
@@ -78,9 +126,20 @@ def spark_session(app_name: str) -> Any:
         # Under spark-submit, MASTER names the local master it was given; the work goes to the
         # Connect server instead, and pyspark refuses to be configured for both.
         os.environ.pop("MASTER", None)
-        session = SparkSession.builder.remote(remote).appName(app_name).getOrCreate()
-        for key, value in SESSION_CONF.items():
-            session.conf.set(key, value)
+        from pyspark.sql.connect.client.retries import DefaultPolicy
+
+        # No `appName` on the builder: getOrCreate would set it by a call with pyspark's retries.
+        session = SparkSession.builder.remote(remote).getOrCreate()
+        session.client.set_retry_policies([DefaultPolicy(**CONNECT_RETRY)])  # before any call
+        try:
+            for key, value in {"spark.app.name": app_name, **SESSION_CONF}.items():
+                session.conf.set(key, value)
+        except Exception as error:
+            if connect_reachable(remote):
+                raise
+            session.release_session_on_close = False  # nobody to release it
+            session.stop()
+            raise SparkUnreachable(remote) from error
         return session
     builder = (
         SparkSession.builder.appName(app_name)

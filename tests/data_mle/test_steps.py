@@ -12,6 +12,7 @@ import pytest
 import shared.spark
 from data_mle import steps
 from shared.lake import Lake
+from shared.spark import SparkUnreachable
 
 DAY = dt.date(2026, 1, 6)
 
@@ -32,10 +33,12 @@ class Steps:
         self.made: list[FakeSession] = []
         self.used: list[FakeSession] = []
         self.remote: str | None = "sc://127.0.0.1:15002"
+        self.reachable = True  # whether the server answers a connection
         self.failing = False
         self.lake = Lake(tmp_path / "lake")
         monkeypatch.setattr(shared.spark, "spark_session", self._new_session)
         monkeypatch.setattr(shared.spark, "spark_remote", lambda: self.remote)
+        monkeypatch.setattr(shared.spark, "connect_reachable", lambda url: self.reachable)
         monkeypatch.setattr(steps, "_kept", None)
         jobs = {name: (self._job, str) for name in steps.STEPS if name != "land"}
         monkeypatch.setattr(steps, "_spark_jobs", lambda: jobs)
@@ -75,6 +78,25 @@ def test_a_failed_step_closes_its_session_and_the_retry_gets_a_new_one(fake):
     fake.failing = False
     retry = fake.run("quality_gates")
     assert retry is not kept and not retry.stopped
+
+
+def test_a_step_whose_server_is_gone_says_so_and_does_not_wait_to_release_its_session(fake):
+    kept = fake.run("ingest")
+    fake.failing, fake.reachable = True, False  # the server died during the next step
+    with pytest.raises(SparkUnreachable, match="sc://127.0.0.1:15002 does not answer") as raised:
+        fake.run("quality_gates")
+    assert not isinstance(raised.value, steps.StepError), "transient: an orchestrator retries"
+    assert isinstance(raised.value.__cause__, ConnectionError), "the client's error is kept"
+    assert kept.stopped and kept.released is False, "a gone server is not asked to release"
+    fake.failing, fake.reachable = False, True  # back: the retry gets a new session
+    assert fake.run("quality_gates") is not kept
+
+
+def test_a_failure_on_a_server_that_answers_passes_through_as_it_is(fake):
+    fake.failing = True
+    with pytest.raises(ConnectionError, match="the server went away") as raised:
+        fake.run("ingest")
+    assert not isinstance(raised.value, SparkUnreachable)
 
 
 def test_a_session_on_another_server_is_closed_without_asking_that_server(fake):

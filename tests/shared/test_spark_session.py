@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,12 +15,15 @@ import pytest
 import shared.spark
 import shared.spark_classes
 from data_mle.connect import SparkConnectServer
+from shared.s3 import free_port
 from shared.settings import REPO_ROOT
 from shared.spark import (
     CLASS_ARCHIVE,
     DRIVER_MEMORY,
     GC_OPTIONS,
     SPARK_SUBMIT,
+    connect_reachable,
+    connect_retry_wait_s,
     driver_java_options,
 )
 
@@ -92,3 +96,41 @@ def test_a_failed_build_keeps_the_archive_there_was(monkeypatch, tmp_path):
         shared.spark_classes.build(archive)
     assert archive.read_bytes() == b"the one that works"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "spark-classes.jsa"]
+
+
+def test_a_connect_client_gives_up_on_a_gone_server_in_seconds_not_minutes():
+    # pyspark's default waits at least 10 minutes; a server restart here takes seconds.
+    assert 5 <= connect_retry_wait_s() <= 30, connect_retry_wait_s()
+
+
+GONE_SERVER = """
+import time, shared.spark
+shared.spark.CONNECT_RETRY = {"max_retries": 2, "max_backoff": 100}  # the wiring, not the wait
+start = time.monotonic()
+try:
+    shared.spark.spark_session("gone")
+except shared.spark.SparkUnreachable as error:
+    print(f"{time.monotonic() - start:.1f}", error)
+"""
+
+
+@pytest.mark.slow
+def test_a_session_on_a_server_that_is_not_there_fails_with_its_retries_in_one_line():
+    url = f"sc://127.0.0.1:{free_port()}"  # nothing listens there
+    assert not connect_reachable(url)
+    env = {**os.environ, "MARQUEE_SPARK_REMOTE": url}
+    out = subprocess.run(
+        [sys.executable, "-c", GONE_SERVER], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0 and out.stdout, out.stderr[-2000:]
+    took, message = out.stdout.strip().split(" ", 1)
+    assert float(took) < 10, f"the session's own retry policy was not used: {took} s"
+    assert message.startswith(f"the Spark Connect server {url} does not answer"), message
+    assert "\n" not in message
+
+
+def test_a_server_that_listens_is_reachable():
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        assert connect_reachable(f"sc://127.0.0.1:{listening.getsockname()[1]}/;user_id=x")
