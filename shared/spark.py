@@ -86,7 +86,9 @@ def connect_retry_wait_s() -> float:
     total, wait = 0.0, float(policy.initial_backoff)
     for _ in range(policy.max_retries or 0):
         total += wait + (policy.jitter if wait >= policy.min_jitter_threshold else 0)
-        wait = min(float(policy.max_backoff or wait), wait * policy.backoff_multiplier)
+        wait *= policy.backoff_multiplier
+        if policy.max_backoff is not None:
+            wait = min(wait, float(policy.max_backoff))
     return total / 1000
 
 
