@@ -119,15 +119,15 @@ def _close_session(spark: Any, failed: bool, server_gone: bool = False) -> None:
 
 def _failed_step(spark: Any, error: BaseException) -> Exception | None:
     """Close the session of a step that raised `error`; return the error to raise in its place
-    when the cause is a Spark Connect server that no longer answers (`SparkUnreachable`: one
+    when the cause is a Spark Connect server that no longer answers (`SparkConnectionError`: one
     line naming it, instead of a gRPC trace; not permanent, a retry may find it again), else
     None."""
-    from shared.spark import SparkUnreachable, connect_reachable, spark_remote
+    from shared.spark import SparkConnectionError, connect_reachable, spark_remote
 
     remote = spark_remote()
     gone = bool(remote) and not connect_reachable(remote)
     _close_session(spark, failed=True, server_gone=gone)
-    return SparkUnreachable(remote) if gone and isinstance(error, Exception) else None
+    return SparkConnectionError(remote) if gone and isinstance(error, Exception) else None
 
 
 def run_step(name: str, lake: Lake, day: dt.date) -> str:

@@ -92,7 +92,7 @@ def connect_retry_wait_s() -> float:
     return total / 1000
 
 
-class SparkUnreachable(ConnectionError):
+class SparkConnectionError(ConnectionError):
     """A Spark Connect server that does not answer, in one line instead of a gRPC trace."""
 
     def __init__(self, remote: str):
@@ -141,7 +141,7 @@ def spark_session(app_name: str) -> Any:
                 raise
             session.release_session_on_close = False  # nobody to release it
             session.stop()
-            raise SparkUnreachable(remote) from error
+            raise SparkConnectionError(remote) from error
         return session
     builder = (
         SparkSession.builder.appName(app_name)

@@ -21,6 +21,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -107,14 +108,32 @@ def step_times(events: list[dict]) -> dict[str, dict]:
     return steps
 
 
-def _reason(lake: Lake, day: dt.date, tasks: dict[str, dict], failed: dict) -> str:
-    """Why an execution failed: the execution's error and cause, or for a failed gate the
-    gates' own messages from the day's quality report when the cause is empty (moto 5.2.5
-    drops `SendTaskFailure`'s cause; AWS passes it on)."""
+def logged_failure(worker_log: Path, day: dt.date, step: str) -> str:
+    """`error: cause` of the last failure of `step` on `day` that the worker logged
+    (`worker.failure_line`; the cause's first line), or "" when it logged none."""
+    if not worker_log.is_file():
+        return ""
+    line = re.compile(rf"(?:^| ){day} {re.escape(step)} failed in [0-9.]+ s: (.*)$")
+    for text in reversed(worker_log.read_text(errors="replace").splitlines()):
+        if found := line.search(text):
+            return found.group(1)
+    return ""
+
+
+def _reason(
+    lake: Lake, day: dt.date, tasks: dict[str, dict], failed: dict, worker_log: Path | None
+) -> str:
+    """Why an execution failed: the execution's error and cause. moto 5.2.5 drops
+    `SendTaskFailure`'s cause (AWS passes it on); without it, a failed gate's messages come
+    from the day's quality report, and any other step's from the worker's log."""
     error, cause = failed.get("error", ""), failed.get("cause", "")
     if error == "QualityGateFailed" and not cause:
         return why_failed(lake, day, tasks, "")
     step = next((name for name, t in tasks.items() if t["state"] == "failed"), "the run")
+    if not cause and worker_log is not None and (logged := logged_failure(worker_log, day, step)):
+        if logged.startswith(f"{error}: "):
+            return f"{step} failed: {logged}"
+        return f"{step} failed: {error}; the worker's last answer: {logged}"
     return f"{step} failed: {error}" + (f": {cause}" if cause else "")
 
 
@@ -124,9 +143,11 @@ def run_day(
     day: dt.date,
     heartbeat_s: int = HEARTBEAT_S,
     while_running: Callable[[], None] = lambda: None,
+    worker_log: Path | None = None,
 ) -> DayRun:
     """One execution for `day`, waited for. `while_running` is called at every poll: the
-    runner restarts a dead worker with it, as an ECS service would."""
+    runner restarts a dead worker with it, as an ECS service would. `worker_log`: where a
+    failed step's cause is read when the execution lost it (see `_reason`)."""
     sfn = client("stepfunctions")
     started = time.perf_counter()
     execution = sfn.start_execution(
@@ -147,7 +168,7 @@ def run_day(
     failed = next(
         (e["executionFailedEventDetails"] for e in events if e["type"] == "ExecutionFailed"), {}
     )
-    error = "" if ok else _reason(lake, day, tasks, failed or {"error": status})
+    error = "" if ok else _reason(lake, day, tasks, failed or {"error": status}, worker_log)
     return DayRun(day, ok, round(seconds, 1), tasks, error)
 
 
@@ -184,7 +205,9 @@ def pipeline(lake: Lake) -> Iterator[Callable[[dt.date], DayRun]]:
     deployment = deploy()
     env = {**os.environ, "MARQUEE_LAKE_ROOT": str(lake.root)}
     with StepWorker(deployment.queue_url, env) as worker:
-        yield lambda day: run_day(deployment, lake, day, while_running=worker.keep_alive)
+        yield lambda day: run_day(
+            deployment, lake, day, while_running=worker.keep_alive, worker_log=worker.log_path
+        )
 
 
 def run_days(lake: Lake, days: Iterable[dt.date]) -> list[DayRun]:

@@ -52,6 +52,13 @@ class Stop(Protocol):
     def is_set(self) -> bool: ...
 
 
+def failure_line(day: dt.date, step: str, error: str, seconds: float, cause: str) -> str:
+    """How the worker logs a step it answered with a failure. The runner reads the cause back
+    from the log (`runner.logged_failure`): moto 5.2.5 drops `SendTaskFailure`'s cause, which
+    AWS passes on to the execution."""
+    return f"{day} {step} failed in {seconds:.1f} s: {error}: {cause}"
+
+
 def run_real_step(step: str, day: dt.date) -> str:
     """The steps themselves, on the lake the environment names (`MARQUEE_LAKE_ROOT`)."""
     return run_step(step, Lake.from_settings(), day)
@@ -122,7 +129,7 @@ def handle(sfn: Any, task: StepTask, run: StepRunner) -> None:
             sfn.send_task_failure(
                 taskToken=task.task_token, error=error, cause=cause[:MAX_CAUSE_CHARS]
             )
-            log.info("%s %s: %s in %.1f s: %s", task.day, task.step, error, seconds, cause)
+            log.info("%s", failure_line(task.day, task.step, error, seconds, cause))
     except Exception as refused:  # timed out already: the state machine has moved on
         log.warning("%s %s: answer refused: %s", task.day, task.step, refused)
 

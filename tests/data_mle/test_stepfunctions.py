@@ -9,21 +9,31 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import multiprocessing
 import os
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from data_mle.stepfunctions import runner as sfn_runner
-from data_mle.stepfunctions.runner import DEFINITION, Deployment, deploy, history, run_day
-from data_mle.stepfunctions.worker import StepRunner, serve
+from data_mle.stepfunctions.runner import (
+    DEFINITION,
+    Deployment,
+    deploy,
+    history,
+    logged_failure,
+    run_day,
+)
+from data_mle.stepfunctions.worker import StepRunner, failure_line, serve
 from data_mle.steps import STEPS, StepError
 from shared.lake import Lake
 from shared.settings import environment
+from shared.spark import SparkConnectionError
 
 DAY = dt.date(2026, 1, 5)
 GATE_MESSAGE = "volume: rows / mean of 7 trailing days = 0.47, allowed 0.5-2.0: FAILED"
@@ -46,6 +56,28 @@ def ingest_fails_once(step: str, day: dt.date) -> str:
         ingest_fails_once.failed = True
         raise ConnectionResetError("the Spark Connect server went away")
     return summary(step, day)
+
+
+def ingest_never_reaches_spark(step: str, day: dt.date) -> str:
+    if step == "ingest":
+        raise SparkConnectionError("sc://127.0.0.1:15002")
+    return summary(step, day)
+
+
+@contextmanager
+def worker_log(path: Path) -> Iterator[Path]:
+    """The worker's log written to `path` (the forked worker inherits the handler), as
+    `StepWorker` has it written to `<lake>/logs/`."""
+    logger = logging.getLogger("data_mle.stepfunctions.worker")
+    handler, level = logging.FileHandler(path), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield path
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
 
 
 def ingest_hangs(marker: Path) -> StepRunner:
@@ -179,6 +211,41 @@ def test_a_transient_failure_is_retried_then_the_day_succeeds(deployment, lake):
     assert all(t["attempts"] == 1 for name, t in run.tasks.items() if name != "ingest")
     failures = [e for e in history(last_execution()) if e["type"] == "TaskFailed"]
     assert [e["taskFailedEventDetails"]["error"] for e in failures] == ["TransientError"]
+
+
+@pytest.mark.slow
+def test_a_step_that_keeps_failing_fails_the_day_with_the_workers_cause(deployment, lake, tmp_path):
+    with worker_log(tmp_path / "worker.log") as log, Worker(deployment, ingest_never_reaches_spark):
+        run = run_day(deployment, lake, DAY, heartbeat_s=HEARTBEAT_S, worker_log=log)
+    assert not run.ok and run.tasks["ingest"]["state"] == "failed"
+    assert run.tasks["ingest"]["attempts"] == 3, "the first try and the state's two retries"
+    # moto 5.2.5 loses the cause on the way to the execution; the worker's log has it.
+    assert run.error.startswith("ingest failed: TransientError: SparkConnectionError: "), run.error
+    assert "sc://127.0.0.1:15002 does not answer" in run.error
+
+
+def test_the_runner_reads_the_last_failure_of_the_step_the_worker_logged(tmp_path):
+    log, other = tmp_path / "worker.log", DAY + dt.timedelta(days=1)
+    log.write_text(
+        "\n".join(
+            f"2026-12-07 19:00:0{k} {line}"
+            for k, line in enumerate(
+                [
+                    failure_line(
+                        DAY, "ingest", "TransientError", 1.0, "ConnectionError: first try"
+                    ),
+                    failure_line(DAY, "ingest", "TransientError", 2.0, "ConnectionError: last try"),
+                    failure_line(DAY, "features", "TransientError", 1.0, "OSError: another step"),
+                    failure_line(other, "ingest", "TransientError", 1.0, "OSError: another day"),
+                    f"{DAY} publish: ok in 1.0 s: published 14 objects",
+                ]
+            )
+        )
+        + "\n  a traceback's second line\n"
+    )
+    assert logged_failure(log, DAY, "ingest") == "TransientError: ConnectionError: last try"
+    assert logged_failure(log, DAY, "publish") == "", "a step that succeeded has no failure"
+    assert logged_failure(tmp_path / "no-such.log", DAY, "ingest") == ""
 
 
 @pytest.mark.slow

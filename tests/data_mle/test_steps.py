@@ -6,13 +6,14 @@ session is stopped after each step, as a job of its own would stop it."""
 from __future__ import annotations
 
 import datetime as dt
+import traceback
 
 import pytest
 
 import shared.spark
 from data_mle import steps
 from shared.lake import Lake
-from shared.spark import SparkUnreachable
+from shared.spark import SparkConnectionError
 
 DAY = dt.date(2026, 1, 6)
 
@@ -83,7 +84,9 @@ def test_a_failed_step_closes_its_session_and_the_retry_gets_a_new_one(fake):
 def test_a_step_whose_server_is_gone_says_so_and_does_not_wait_to_release_its_session(fake):
     kept = fake.run("ingest")
     fake.failing, fake.reachable = True, False  # the server died during the next step
-    with pytest.raises(SparkUnreachable, match="sc://127.0.0.1:15002 does not answer") as raised:
+    with pytest.raises(
+        SparkConnectionError, match="sc://127.0.0.1:15002 does not answer"
+    ) as raised:
         fake.run("quality_gates")
     assert not isinstance(raised.value, steps.StepError), "transient: an orchestrator retries"
     assert isinstance(raised.value.__cause__, ConnectionError), "the client's error is kept"
@@ -96,7 +99,7 @@ def test_a_failure_on_a_server_that_answers_passes_through_as_it_is(fake):
     fake.failing = True
     with pytest.raises(ConnectionError, match="the server went away") as raised:
         fake.run("ingest")
-    assert not isinstance(raised.value, SparkUnreachable)
+    assert not isinstance(raised.value, SparkConnectionError)
 
 
 def test_a_session_on_another_server_is_closed_without_asking_that_server(fake):
@@ -118,3 +121,27 @@ def test_a_local_session_is_stopped_after_each_step(fake):
     fake.remote = None
     first, second = fake.run("ingest"), fake.run("quality_gates")
     assert first is not second and first.stopped and second.stopped
+
+
+class SparkConnectGrpcException(Exception):
+    """Stands for pyspark's, whose message is the gRPC status over several lines."""
+
+
+def test_a_gone_servers_step_is_reported_by_its_one_line_not_by_the_clients_trace(tmp_path):
+    from data_mle.runs import why_failed
+
+    url = "sc://127.0.0.1:15002"
+    try:
+        try:
+            raise SparkConnectGrpcException(
+                "<_InactiveRpcError of RPC that terminated with:\n\tstatus = UNAVAILABLE\n\t"
+                'details = "failed to connect to all addresses; last error: UNKNOWN"'
+            )
+        except SparkConnectGrpcException as client_error:
+            raise SparkConnectionError(url) from client_error
+    except SparkConnectionError as error:
+        output = "".join(traceback.format_exception(error))  # as a task's log shows it
+    failed = {"land": {"state": "success"}, "ingest": {"state": "failed"}}
+    why = why_failed(Lake(tmp_path / "lake"), DAY, failed, output)
+    assert why.startswith(f"ingest failed: shared.spark.SparkConnectionError: the Spark Connect "
+                          f"server {url} does not answer"), why  # fmt: skip

@@ -111,7 +111,7 @@ shared.spark.CONNECT_RETRY = {"max_retries": 2, "max_backoff": 100}  # the wirin
 start = time.monotonic()
 try:
     shared.spark.spark_session("gone")
-except shared.spark.SparkUnreachable as error:
+except shared.spark.SparkConnectionError as error:
     print(f"{time.monotonic() - start:.1f}", error)
 """
 
