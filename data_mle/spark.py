@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.lake import Lake
-from shared.spark import spark_session
+from shared.spark import spark_session, stop_session
 
 
 def run_day_job(
@@ -44,6 +44,6 @@ def run_day_job(
         print(f"{name}: error: {error}", file=sys.stderr)
         return 1
     finally:
-        spark.stop()
+        stop_session(spark)
     print(show(result))
     return 0

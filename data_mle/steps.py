@@ -100,21 +100,17 @@ def _open_session(name: str) -> Any:
     return spark_session(name)
 
 
-def _close_session(spark: Any, failed: bool, server_gone: bool = False) -> None:
+def _close_session(spark: Any, failed: bool) -> None:
     """After a step: keep a Connect session for the next step; stop it when the step failed (a
-    retry starts from a new session, in case the error was the session's), without asking a
-    server that is gone to release it (that would only wait out the retries again); and stop a
-    local session (the JVM of this process) as a job of its own would."""
-    from shared.spark import spark_remote
+    retry starts from a new session, in case the error was the session's), and stop a local
+    session (the JVM of this process) as a job of its own would."""
+    from shared.spark import spark_remote, stop_session
 
     global _kept
-    remote = spark_remote()
-    if remote and not failed:
+    if failed or not (remote := spark_remote()):
+        stop_session(spark)
+    else:
         _kept = (spark, remote, time.monotonic())
-        return
-    if server_gone:
-        spark.release_session_on_close = False
-    spark.stop()
 
 
 def _failed_step(spark: Any, error: BaseException) -> Exception | None:
@@ -124,10 +120,11 @@ def _failed_step(spark: Any, error: BaseException) -> Exception | None:
     None."""
     from shared.spark import SparkConnectionError, connect_reachable, spark_remote
 
+    _close_session(spark, failed=True)
     remote = spark_remote()
-    gone = bool(remote) and not connect_reachable(remote)
-    _close_session(spark, failed=True, server_gone=gone)
-    return SparkConnectionError(remote) if gone and isinstance(error, Exception) else None
+    if remote and isinstance(error, Exception) and not connect_reachable(remote):
+        return SparkConnectionError(remote)
+    return None
 
 
 def run_step(name: str, lake: Lake, day: dt.date) -> str:

@@ -221,7 +221,7 @@ def run_batch_job(
 
 def main(argv: list[str] | None = None) -> int:
     from shared.settings import get_settings
-    from shared.spark import spark_session
+    from shared.spark import spark_session, stop_session
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--day", type=dt.date.fromisoformat, required=True, help="YYYY-MM-DD")
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"batch_score: error: {e}", file=sys.stderr)
         return 1
     finally:
-        spark.stop()
+        stop_session(spark)
     if args.timings:
         from shared.storage import atomic_write_json
 

@@ -116,6 +116,15 @@ def connect_reachable(url: str, timeout_s: float = 1.0) -> bool:
         return False
 
 
+def stop_session(spark: Any) -> None:
+    """Stop `spark`. A Spark Connect session whose server no longer answers is closed without
+    asking that server to release it: the request would only wait out `CONNECT_RETRY` again."""
+    remote = spark_remote()
+    if remote and not connect_reachable(remote):
+        spark.release_session_on_close = False
+    spark.stop()
+
+
 def spark_session(app_name: str) -> Any:
     """A SparkSession in UTC with the Python workers on this interpreter."""
     from pyspark.sql import SparkSession

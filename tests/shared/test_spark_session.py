@@ -136,3 +136,29 @@ def test_a_server_that_listens_is_reachable():
         listening.bind(("127.0.0.1", 0))
         listening.listen()
         assert connect_reachable(f"sc://127.0.0.1:{listening.getsockname()[1]}/;user_id=x")
+
+
+class Session:
+    def __init__(self):
+        self.release_session_on_close, self.stopped = True, False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.mark.parametrize(
+    ("remote", "answers", "released"),
+    [
+        ("sc://127.0.0.1:15002", True, True),
+        ("sc://127.0.0.1:15002", False, False),
+        (None, False, True),
+    ],
+)
+def test_a_session_is_stopped_without_asking_a_server_that_is_gone(
+    monkeypatch, remote, answers, released
+):
+    monkeypatch.setattr(shared.spark, "spark_remote", lambda: remote)
+    monkeypatch.setattr(shared.spark, "connect_reachable", lambda url: answers)
+    session = Session()
+    shared.spark.stop_session(session)
+    assert session.stopped and session.release_session_on_close is released
