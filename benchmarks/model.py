@@ -9,6 +9,9 @@ days: datasets of 9, 14 and 26 generated days, each tested on its own last day):
   0.05 and 7% on the home row at 11 days; 0.045 and 8% on both from 23 days), median and spread;
 - at 11 days, logistic regression and the factorization machine, one seed each: the joint model
   should beat logistic regression by at least 0.05 AUC;
+- at 11 days, the known-structure fit (`model_mle.structure_fit`: the world's structure given,
+  every user's and item's own numbers learned), which says how much of the joint model's gap
+  to the ceiling is the cost of learning the items' own numbers;
 - the joint model's training time (both surfaces at once) on this machine's CPU.
 """
 
@@ -22,6 +25,7 @@ from model_mle.ceiling import fit_ceiling
 from model_mle.data import DataConfig, load_experiment
 from model_mle.evaluate import classification_metrics
 from model_mle.joint import item_categories, train_joint
+from model_mle.structure_fit import fit_structure
 from model_mle.train import TrainConfig, train_model
 from shared.lake import Lake
 from shared.schema import SURFACES
@@ -50,6 +54,11 @@ def run(preset: str = "small") -> dict:
         started = time.perf_counter()
         ceiling = fit_ceiling(data)
         ceiling_seconds = time.perf_counter() - started
+        structure, structure_seconds = None, 0.0
+        if days == DEMO_DAYS:  # a minute or more: at the demo's history only
+            started = time.perf_counter()
+            structure = fit_structure(data)
+            structure_seconds = time.perf_counter() - started
         seeds = SEEDS if days == DEMO_DAYS else SEEDS[:1]
         joints = [
             train_joint(TrainConfig(model="joint", seed=seed), data.train, data.valid, categories)
@@ -81,6 +90,9 @@ def run(preset: str = "small") -> dict:
                 "joint_seconds": round(statistics.median(j[surface].seconds for j in joints), 1),
                 "joint_epochs": len(joints[0][surface].history),
             }
+            if structure is not None:
+                entry["structure_auc"] = _metrics(test, structure.predict(test))["auc"]
+                entry["structure_seconds"] = round(structure_seconds, 1)
             if days == DEMO_DAYS:
                 for name in ("logreg", "fm"):
                     config = TrainConfig(model=name, seed=SEEDS[0])
@@ -120,16 +132,19 @@ def markdown(entry: dict) -> str:
         "elsewhere; training time is for both surfaces at once.",
         "",
         "| train days | surface | train rows | oracle AUC | ceiling AUC | joint AUC | "
-        "gap data | gap model | joint log loss gap % | joint - logreg | joint s |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "gap data | gap model | known-structure AUC | joint log loss gap % | joint - logreg | "
+        "joint s |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in entry["results"]:
         j, gm, ll = r["joint_auc"], r["gap_model"], r["joint_logloss_gap_pct"]
         over = f"{r['joint_over_logreg']:.4f}" if "joint_over_logreg" in r else ""
+        structure = f"{r['structure_auc']:.4f}" if "structure_auc" in r else ""
         rows.append(
             f"| {r['train_days']} | {r['surface']} | {r['train_rows']:,} | "
             f"{r['oracle_auc']:.4f} | {r['ceiling_auc']:.4f} | "
             f"{j['median']:.4f} ({j['min']:.4f}-{j['max']:.4f}) | {r['gap_data']:.4f} | "
-            f"{gm['median']:.4f} | {ll['median']:.1f} | {over} | {r['joint_seconds']} |"
+            f"{gm['median']:.4f} | {structure} | {ll['median']:.1f} | {over} | "
+            f"{r['joint_seconds']} |"
         )
     return "\n".join([*rows, ""])

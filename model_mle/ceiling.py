@@ -20,6 +20,7 @@ Run from notebook 2 (`compare.py` puts it in every table) and `benchmarks/model.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -74,6 +75,13 @@ def item_side(world: World, rows: pd.DataFrame) -> ItemSide:
     return ItemSide(user, offset, vector, exam)
 
 
+def log_likelihood(logit: torch.Tensor, exam: np.ndarray, label: torch.Tensor) -> torch.Tensor:
+    """Sum over rows of log p(label), p = exam x sigmoid(logit)."""
+    log_p = torch.log(torch.from_numpy(exam)) + torch.nn.functional.logsigmoid(logit)
+    log_p = log_p.clamp(max=-1e-9)
+    return torch.where(label > 0, log_p, torch.log(-torch.expm1(log_p))).sum()
+
+
 def click_log_likelihood(
     side: ItemSide, vectors: torch.Tensor, bias: torch.Tensor, label: torch.Tensor
 ) -> torch.Tensor:
@@ -81,9 +89,7 @@ def click_log_likelihood(
     user = torch.from_numpy(side.user)
     logit = torch.from_numpy(side.offset) + bias[user]
     logit = logit + (vectors[user] * torch.from_numpy(side.vector)).sum(1)
-    log_p = torch.log(torch.from_numpy(side.exam)) + torch.nn.functional.logsigmoid(logit)
-    log_p = log_p.clamp(max=-1e-9)
-    return torch.where(label > 0, log_p, torch.log(-torch.expm1(log_p))).sum()
+    return log_likelihood(logit, side.exam, label)
 
 
 def fit_users(
@@ -103,19 +109,31 @@ def fit_users(
     vectors = torch.tensor(start[0], dtype=torch.float64, requires_grad=True)
     bias = torch.tensor(start[1], dtype=torch.float64, requires_grad=True)
     y = torch.from_numpy(np.asarray(label, dtype=np.float64))
+
+    def loss() -> torch.Tensor:
+        prior = vectors.pow(2).sum() / (2 * taste_std**2) + bias.pow(2).sum() / (2 * bias_std**2)
+        return (prior - click_log_likelihood(side, vectors, bias, y)) / len(y)
+
+    minimise([vectors, bias], loss, max_iter=300)
+    return vectors.detach().numpy(), bias.detach().numpy()
+
+
+def minimise(
+    parameters: list[torch.Tensor], loss: Callable[[], torch.Tensor], max_iter: int
+) -> None:
+    """Minimise `loss()` over `parameters` in place: L-BFGS with a strong Wolfe line search,
+    at most `max_iter` steps, until no gradient is above 1e-6 or the loss stops moving."""
     optimizer = torch.optim.LBFGS(
-        [vectors, bias], lr=1, max_iter=300, tolerance_grad=1e-6, line_search_fn="strong_wolfe"
+        parameters, lr=1, max_iter=max_iter, tolerance_grad=1e-6, line_search_fn="strong_wolfe"
     )
 
     def objective() -> torch.Tensor:
         optimizer.zero_grad()
-        prior = vectors.pow(2).sum() / (2 * taste_std**2) + bias.pow(2).sum() / (2 * bias_std**2)
-        loss = (prior - click_log_likelihood(side, vectors, bias, y)) / len(y)
-        loss.backward()
-        return loss
+        value = loss()
+        value.backward()
+        return value
 
     optimizer.step(objective)
-    return vectors.detach().numpy(), bias.detach().numpy()
 
 
 @dataclass

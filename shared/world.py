@@ -49,7 +49,8 @@ class ItemSet:
 
     ids: np.ndarray  # str ids, as in the events
     category: np.ndarray  # int index into the surface's categories (genres or ad categories)
-    vectors: np.ndarray  # (n, latent_dim) hidden tastes
+    vectors: np.ndarray  # (n, latent_dim) hidden tastes: the category's centre plus the item's own
+    centres: np.ndarray  # (n_categories, latent_dim) each category's share of its items' tastes
     bias: np.ndarray  # (n,) hidden appeal beyond the tastes
     popularity: np.ndarray  # (n,) the logging policy's relative sampling weights
     release_day: np.ndarray  # (n,) first day index the item can be shown (negative: before day 0)
@@ -94,6 +95,14 @@ def _ids(prefix: str, n: int, width: int) -> np.ndarray:
     return np.array([f"{prefix}{i:0{width}d}" for i in range(n)])
 
 
+# The spread of the items' hidden numbers (standard deviations of the normal draws): a category
+# centre's coordinates, an item's offset from its centre, an item's appeal. A model's priors can
+# be compared with them (`model_mle.structure_fit` takes them as its own).
+CATEGORY_SPREAD = 0.6
+ITEM_OFFSET_SPREAD = 0.45
+ITEM_BIAS_SPREAD = 0.3
+
+
 def _zipf_weights(rng: np.random.Generator, n: int, exponent: float) -> np.ndarray:
     """Weights following a power law over a random order: a few hits, a long tail."""
     ranks = rng.permutation(n) + 1
@@ -112,8 +121,8 @@ def _items(
     category = rng.integers(0, n_categories, n)
     # Items of one category share a centre, so the category explains part of the taste and the
     # rest is item-specific: models that only see the category leave signal on the table.
-    centres = rng.normal(0.0, 0.6, (n_categories, dim))
-    vectors = centres[category] + rng.normal(0.0, 0.45, (n, dim))
+    centres = rng.normal(0.0, CATEGORY_SPREAD, (n_categories, dim))
+    vectors = centres[category] + rng.normal(0.0, ITEM_OFFSET_SPREAD, (n, dim))
     # A smooth daily rhythm per category (kids in the afternoon, horror late at night, ...):
     # a cross effect a linear model on hour and category separately cannot express.
     hours = np.arange(24)[:, None]
@@ -125,7 +134,8 @@ def _items(
         ids=ids,
         category=category,
         vectors=vectors,
-        bias=rng.normal(0.0, 0.3, n),
+        centres=centres,
+        bias=rng.normal(0.0, ITEM_BIAS_SPREAD, n),
         popularity=_zipf_weights(rng, n, popularity_exponent),
         release_day=release_day,
         hour_cross=hour_cross,
@@ -218,10 +228,11 @@ def _drifted(world: World, drift: Drift) -> World:
         vectors=np.concatenate(
             [
                 titles.vectors,
-                titles.vectors[like] + rng.normal(0, 0.45, (n_new, titles.vectors.shape[1])),
+                titles.vectors[like]
+                + rng.normal(0, ITEM_OFFSET_SPREAD, (n_new, titles.vectors.shape[1])),
             ]
         ),
-        bias=np.concatenate([titles.bias, rng.normal(0.0, 0.3, n_new)]),
+        bias=np.concatenate([titles.bias, rng.normal(0.0, ITEM_BIAS_SPREAD, n_new)]),
         popularity=np.concatenate([titles.popularity, np.full(n_new, titles.popularity.max())]),
         release_day=np.concatenate([titles.release_day, np.full(n_new, drift.day)]),
     )
