@@ -1,22 +1,24 @@
-"""The known-structure fit: what learning the items from these clicks costs at best.
+"""The known-structure fit: what learning the items' own numbers from these clicks costs.
 
 The ceiling (`ceiling.py`) is given every item's true taste and appeal; a real model has to learn
-them from the same clicks that teach it the users. How much does that cost a model as good as it
-could be? This fit is given the world's *structure*: the base click rates, each item category's
-centre, the hour x category and device x category crosses, examination by position, and the
-spread of every hidden number, as its priors. It learns only what is each user's and each item's
-own: the user's taste vector and bias, the item's offset from its category's centre and its
-appeal, from the training rows of both surfaces at once. That is the joint model (`joint.py`)
-with every shared part known exactly and its priors the world's, fitted to the maximum a
-posteriori by L-BFGS.
+them from the same clicks that teach it the users. How much does that cost? This fit is given
+the world's *structure*: the base click rates, each item category's centre, the hour x category
+and device x category crosses, examination by position, and the spread of every hidden number,
+as its priors. It learns only what belongs to each user and each item: the user's taste vector
+and bias, the item's offset from its category's centre and its appeal, from the training rows
+of both surfaces at once. That is the joint model (`joint.py`) with every shared part known
+exactly and its priors the world's, fitted to its most probable values (maximum a posteriori)
+by L-BFGS.
 
-A model that must learn the structure as well should not be expected to beat it, so:
+    ceiling - structure fit   what learning the users' and items' own numbers from these clicks
+                              costs a fit that knows everything else
+    structure fit - model     what learning the structure costs the model, if it is positive
 
-- ceiling - structure fit: what learning the items' own numbers from these clicks costs, even
-  with everything else known;
-- structure fit - model: what learning the structure (and the optimiser, and the priors) costs.
+It is a yardstick, not a bound: the most probable values of two uncertain factors shrink their
+product, and a model that learns its own base rates and stops early can make up for that (on
+the small preset's home row the joint model scores above this fit; model_mle's README).
 
-    fit = fit_structure(data)               # about 80 s for the small preset's 11 training days
+    fit = fit_structure(data)               # about 40 s for the small preset's 11 training days
     fit.predict(data.test["ad_break"])      # p(click) of each row, like any model
 
 Run by `benchmarks/model.py` (too slow for the demo's notebook).
@@ -24,7 +26,7 @@ Run by `benchmarks/model.py` (too slow for the demo's notebook).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -40,6 +42,8 @@ from shared.world import ITEM_BIAS_SPREAD, ITEM_OFFSET_SPREAD, World
 # L-BFGS steps at most. The small preset's fit stops by itself after about 90 (40 s); run to 371
 # evaluations (150 s), its loss moves by 5e-6 per row and its AUCs by at most 0.0003.
 MAX_ITERATIONS = 300
+NEWTON_STEPS = 2  # per Gibbs block, from the last draw: enough to reach the block's mode
+BURN_IN = 3  # Gibbs sweeps dropped before the draws are kept
 
 
 def structure_of(world: World) -> World:
@@ -86,17 +90,36 @@ def structure_logit(side: ItemSide, item: np.ndarray, p: Parameters) -> torch.Te
     )
 
 
+def prior_spreads(world: World) -> tuple[float, float, float, float]:
+    """The world's spread of a user's taste numbers and bias, and of an item's offset numbers
+    and appeal: the priors of `Parameters`' four tables, in order."""
+    return (
+        float(world.user_vectors.std()), float(world.user_bias.std()),
+        ITEM_OFFSET_SPREAD, ITEM_BIAS_SPREAD,
+    )  # fmt: skip
+
+
 @dataclass
 class StructureFit:
-    """The fitted users and items, ready to score rows like any model."""
+    """The fitted users and items, ready to score rows like any model: `predict` with their
+    most probable values, `predict_mean` averaging over the posterior's draws (when drawn)."""
 
     world: World
     parameters: Parameters
+    draws: list[Parameters] = field(default_factory=list)
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
+        return self._probability(rows, self.parameters)
+
+    def predict_mean(self, rows: pd.DataFrame) -> np.ndarray:
+        if not self.draws:
+            raise ValueError("no posterior draws: fit with fit_structure(data, draws=N)")
+        return np.mean([self._probability(rows, draw) for draw in self.draws], axis=0)
+
+    def _probability(self, rows: pd.DataFrame, parameters: Parameters) -> np.ndarray:
         side = item_side(structure_of(self.world), rows)
         with torch.no_grad():
-            logit = structure_logit(side, item_index(self.world, rows), self.parameters)
+            logit = structure_logit(side, item_index(self.world, rows), parameters)
         return side.exam / (1 + np.exp(-logit.numpy()))
 
 
@@ -107,17 +130,9 @@ def fit_parameters(world: World, rows: pd.DataFrame) -> Parameters:
     label = torch.from_numpy(rows["label"].to_numpy(np.float64))
     n_users, k = world.user_vectors.shape
     n_items = sum(len(world.items[s].ids) for s in SURFACES)
-    shapes_and_spreads = (  # each table and the spread of its prior
-        ((n_users, k), float(world.user_vectors.std())),
-        ((n_users,), float(world.user_bias.std())),
-        ((n_items, k), ITEM_OFFSET_SPREAD),
-        ((n_items,), ITEM_BIAS_SPREAD),
-    )
-    tables = [
-        torch.zeros(shape, dtype=torch.float64, requires_grad=True)
-        for shape, _ in shapes_and_spreads
-    ]
-    spreads = [spread for _, spread in shapes_and_spreads]
+    shapes = ((n_users, k), (n_users,), (n_items, k), (n_items,))
+    tables = [torch.zeros(shape, dtype=torch.float64, requires_grad=True) for shape in shapes]
+    spreads = prior_spreads(world)
     p = Parameters(*tables)
 
     def loss() -> torch.Tensor:
@@ -129,8 +144,83 @@ def fit_parameters(world: World, rows: pd.DataFrame) -> Parameters:
     return Parameters(*(t.detach() for t in tables))
 
 
-def fit_structure(data: ExperimentData) -> StructureFit:
-    """Fit the users and items of the experiment's training rows, both surfaces at once."""
+def posterior_draws(
+    world: World, rows: pd.DataFrame, start: Parameters, draws: int, seed: int = 0
+) -> list[Parameters]:
+    """`draws` samples of the users' and items' own numbers from their posterior given `rows`,
+    by Gibbs sampling in two blocks: every user given the items, then every item given the
+    users. Given the other block, each user's (each item's) numbers are a small Bayesian
+    logistic regression, approximated by a Gaussian around its most probable value (Newton's
+    steps from the last draw: the Laplace approximation), from which the draw is taken.
+    The chain starts at `start` (the most probable values); the first `BURN_IN` sweeps are
+    dropped."""
+    side, item = item_side(structure_of(world), rows), torch.from_numpy(item_index(world, rows))
+    user, label = torch.from_numpy(side.user), torch.from_numpy(rows["label"].to_numpy(float))
+    centre, offset = torch.from_numpy(side.vector), torch.from_numpy(side.offset)
+    exam, ones = torch.from_numpy(side.exam), torch.ones((len(rows), 1), dtype=torch.float64)
+    taste, bias, item_offset, item_bias = (1 / torch.tensor(s, dtype=torch.float64) ** 2
+                                           for s in prior_spreads(world))  # fmt: skip
+    k = start.user_taste.shape[1]
+    user_precision = torch.cat([taste.repeat(k), bias[None]])
+    item_precision = torch.cat([item_offset.repeat(k), item_bias[None]])
+    generator = torch.Generator().manual_seed(seed)
+    p, out = start, []
+    for sweep in range(BURN_IN + draws):
+        users = _draw(
+            torch.cat([p.user_taste, p.user_bias[:, None]], 1),
+            user,
+            torch.cat([centre + INTERACTION_SCALE * p.item_offset[item], ones], 1),
+            offset + p.item_bias[item],
+            (exam, label, user_precision, generator),
+        )
+        p = replace(p, user_taste=users[:, :k], user_bias=users[:, k])
+        items = _draw(
+            torch.cat([p.item_offset, p.item_bias[:, None]], 1),
+            item,
+            torch.cat([INTERACTION_SCALE * p.user_taste[user], ones], 1),
+            offset + p.user_bias[user] + (p.user_taste[user] * centre).sum(1),
+            (exam, label, item_precision, generator),
+        )
+        p = replace(p, item_offset=items[:, :k], item_bias=items[:, k])
+        if sweep >= BURN_IN:
+            out.append(p)
+    return out
+
+
+def _draw(
+    current: torch.Tensor,
+    index: torch.Tensor,
+    features: torch.Tensor,
+    offset: torch.Tensor,
+    given: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Generator],
+) -> torch.Tensor:
+    """One Gibbs block: for every row r of `current` (a user or an item, with the rows of
+    data whose `index` is r), a draw of its numbers theta from the Laplace approximation of
+    p(theta | data) under logit = offset + <theta, features> and a Gaussian prior."""
+    exam, label, precision, generator = given
+    n, d = current.shape
+    theta = current
+    for _ in range(NEWTON_STEPS):
+        sig = torch.sigmoid(offset + (theta[index] * features).sum(1))
+        p = exam * sig
+        # d log p(label) / d logit, and its Fisher information (the Hessian's weight)
+        slope = torch.where(label > 0, 1 - sig, -exam * sig * (1 - sig) / (1 - p))
+        weight = exam * sig * (1 - sig) ** 2 / (1 - p)
+        gradient = torch.zeros_like(theta).index_add_(0, index, slope[:, None] * features)
+        hessian = torch.zeros((n, d, d), dtype=theta.dtype).index_add_(
+            0, index, weight[:, None, None] * features[:, :, None] * features[:, None, :]
+        ) + torch.diag_embed(precision.expand(n, d))
+        theta = theta + torch.linalg.solve(hessian, gradient - precision * theta)
+    noise = torch.randn((n, d, 1), dtype=theta.dtype, generator=generator)
+    cholesky = torch.linalg.cholesky(hessian)
+    return theta + torch.linalg.solve_triangular(cholesky.mT, noise, upper=True)[..., 0]
+
+
+def fit_structure(data: ExperimentData, draws: int = 0) -> StructureFit:
+    """Fit the users and items of the experiment's training rows, both surfaces at once; with
+    `draws`, also sample that many from their posterior (`predict_mean`)."""
     world = world_of(data)
     train = pd.concat(list(data.train.values()), ignore_index=True)
-    return StructureFit(world, fit_parameters(world, train))
+    parameters = fit_parameters(world, train)
+    samples = posterior_draws(world, train, parameters, draws) if draws else []
+    return StructureFit(world, parameters, samples)

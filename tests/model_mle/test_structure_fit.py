@@ -1,5 +1,6 @@
 """The known-structure fit: given the world's structure, it finds the users' and the items' own
-numbers when each has many impressions, and leaves alone what it has no rows for."""
+numbers when each has many impressions, leaves alone what it has no rows for, and its posterior
+draws are as wide as the evidence allows: the prior's spread without rows, narrow with many."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from model_mle.structure_fit import fit_parameters, item_index
+from model_mle.structure_fit import fit_parameters, item_index, posterior_draws, prior_spreads
 from shared.click_model import click_probability
 from shared.presets import get_preset
 from shared.schema import DEVICES
@@ -22,20 +23,17 @@ def _median_cosine(truth: np.ndarray, fitted: np.ndarray) -> float:
     return float(np.median((truth * fitted).sum(1) / norms))
 
 
-def test_the_fit_recovers_planted_users_and_item_offsets_when_each_has_many_impressions():
-    world = build_world(get_preset("tiny"), seed=3, start=dt.date(2026, 1, 1))
+def _planted_rows(world, users: np.ndarray, items: np.ndarray, n: int) -> pd.DataFrame:
+    """`n` home-row impressions of `users` x `items`, clicked with the world's probabilities."""
     rng = np.random.default_rng(0)
-    users, items = np.arange(60), np.arange(40)
-    n = 200_000
     user, item = rng.choice(users, n), rng.choice(items, n)
     hour, device = rng.integers(0, 24, n), rng.integers(0, len(DEVICES), n)
     position = rng.integers(1, 4, n)
     p = click_probability(world, SURFACE, 0, user, item, hour, device, position)
-    titles = world.items[SURFACE]
-    rows = pd.DataFrame(
+    return pd.DataFrame(
         {
             "user_id": world.user_ids[user],
-            "item_id": titles.ids[item],
+            "item_id": world.items[SURFACE].ids[item],
             "hour": hour,
             "device": np.asarray(DEVICES)[device],
             "position": position,
@@ -43,6 +41,13 @@ def test_the_fit_recovers_planted_users_and_item_offsets_when_each_has_many_impr
             "label": (rng.random(n) < p).astype(int),
         }
     )
+
+
+def test_the_fit_recovers_planted_users_and_item_offsets_when_each_has_many_impressions():
+    world = build_world(get_preset("tiny"), seed=3, start=dt.date(2026, 1, 1))
+    users, items = np.arange(60), np.arange(40)
+    rows = _planted_rows(world, users, items, 200_000)
+    titles = world.items[SURFACE]
     fitted = fit_parameters(world, rows)
     stacked = item_index(world, rows.iloc[:1].assign(item_id=titles.ids[0]))[0]  # title 0's row
     offsets = fitted.item_offset.numpy()[stacked : stacked + len(titles.ids)]
@@ -54,3 +59,28 @@ def test_the_fit_recovers_planted_users_and_item_offsets_when_each_has_many_impr
     # users and items without a row stay at the prior's mean
     assert (fitted.user_taste.numpy()[len(users) :] == 0).all()
     assert (offsets[len(items) :] == 0).all() and (bias[len(items) :] == 0).all()
+
+
+def test_posterior_draws_are_as_wide_as_the_evidence_allows():
+    world = build_world(get_preset("tiny"), seed=3, start=dt.date(2026, 1, 1))
+    many, few = np.arange(20), np.arange(20, 40)  # 4,000 impressions each against 40
+    rows = pd.concat(
+        [
+            _planted_rows(world, many, np.arange(40), 80_000),
+            _planted_rows(world, few, np.arange(40), 800),
+        ],
+        ignore_index=True,
+    )
+    start = fit_parameters(world, rows)
+    draws = posterior_draws(world, rows, start, draws=40, seed=1)
+    tastes = np.stack([d.user_taste.numpy() for d in draws])  # (draws, users, k)
+    spread = tastes.std(0).mean(1)  # each user's posterior spread
+    taste_prior = prior_spreads(world)[0]
+    assert spread[many].mean() < 0.6 * spread[few].mean()  # measured: 0.20 against 0.49
+    assert spread[few].mean() < taste_prior  # 0.49 against 0.57: 40 impressions say a little
+    # a user with no rows is drawn from the prior itself
+    without = tastes[:, 40:, :]
+    assert abs(without.std() / taste_prior - 1) < 0.1 and abs(without.mean()) < 0.05
+    # the chain stays around the most probable values where the evidence is strong
+    mean = tastes.mean(0)
+    assert _median_cosine(start.user_taste.numpy()[many], mean[many]) > 0.9  # measured: 0.95
