@@ -11,10 +11,10 @@ import pandas as pd
 from model_mle.ceiling import fit_ceiling, fit_users, item_side
 from model_mle.compare import bids
 from model_mle.evaluate import CEILING, compare
-from shared.click_model import click_probability
 from shared.presets import get_preset
-from shared.schema import DEVICES, SURFACES
+from shared.schema import SURFACES
 from shared.world import build_world
+from tests.model_mle.conftest import planted_rows
 
 
 def test_the_fit_recovers_planted_user_vectors_when_every_user_has_many_impressions():
@@ -24,24 +24,8 @@ def test_the_fit_recovers_planted_user_vectors_when_every_user_has_many_impressi
     frames = []
     for surface in SURFACES:
         n = len(users) * 3000
-        user = np.repeat(users, 3000)
         item = rng.integers(0, len(world.items[surface].ids), n)
-        hour, device = rng.integers(0, 24, n), rng.integers(0, len(DEVICES), n)
-        position = rng.integers(1, 4, n)
-        p = click_probability(world, surface, 0, user, item, hour, device, position)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "user_id": world.user_ids[user],
-                    "item_id": world.items[surface].ids[item],
-                    "hour": hour,
-                    "device": np.asarray(DEVICES)[device],
-                    "position": position,
-                    "surface": surface,
-                    "label": (rng.random(n) < p).astype(int),
-                }
-            )
-        )
+        frames.append(planted_rows(world, surface, np.repeat(users, 3000), item, rng))
     rows = pd.concat(frames, ignore_index=True)
     vectors, _ = fit_users(
         item_side(world, rows), rows["label"].to_numpy(), len(world.user_ids),

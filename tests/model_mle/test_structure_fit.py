@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 
 from model_mle.structure_fit import fit_parameters, item_index, posterior_draws, prior_spreads
-from shared.click_model import click_probability
 from shared.presets import get_preset
-from shared.schema import DEVICES
 from shared.world import build_world
+from tests.model_mle.conftest import planted_rows
 
 SURFACE = "home_row"
 
@@ -24,23 +23,9 @@ def _median_cosine(truth: np.ndarray, fitted: np.ndarray) -> float:
 
 
 def _planted_rows(world, users: np.ndarray, items: np.ndarray, n: int) -> pd.DataFrame:
-    """`n` home-row impressions of `users` x `items`, clicked with the world's probabilities."""
+    """`n` home-row impressions of `users` x `items`, drawn at random."""
     rng = np.random.default_rng(0)
-    user, item = rng.choice(users, n), rng.choice(items, n)
-    hour, device = rng.integers(0, 24, n), rng.integers(0, len(DEVICES), n)
-    position = rng.integers(1, 4, n)
-    p = click_probability(world, SURFACE, 0, user, item, hour, device, position)
-    return pd.DataFrame(
-        {
-            "user_id": world.user_ids[user],
-            "item_id": world.items[SURFACE].ids[item],
-            "hour": hour,
-            "device": np.asarray(DEVICES)[device],
-            "position": position,
-            "surface": SURFACE,
-            "label": (rng.random(n) < p).astype(int),
-        }
-    )
+    return planted_rows(world, SURFACE, rng.choice(users, n), rng.choice(items, n), rng)
 
 
 def test_the_fit_recovers_planted_users_and_item_offsets_when_each_has_many_impressions():
