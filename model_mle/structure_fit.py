@@ -114,18 +114,18 @@ class StructureFit:
     draws: list[Parameters] = field(default_factory=list)
 
     def predict(self, rows: pd.DataFrame) -> np.ndarray:
-        return self._probability(rows, self.parameters)
+        return self._probabilities(rows, [self.parameters])[0]
 
     def predict_mean(self, rows: pd.DataFrame) -> np.ndarray:
         if not self.draws:
             raise ValueError("no posterior draws: fit with fit_structure(data, draws=N)")
-        return np.mean([self._probability(rows, draw) for draw in self.draws], axis=0)
+        return np.mean(self._probabilities(rows, self.draws), axis=0)
 
-    def _probability(self, rows: pd.DataFrame, parameters: Parameters) -> np.ndarray:
-        side = item_side(structure_of(self.world), rows)
+    def _probabilities(self, rows: pd.DataFrame, each: list[Parameters]) -> list[np.ndarray]:
+        side, item = item_side(structure_of(self.world), rows), item_index(self.world, rows)
         with torch.no_grad():
-            logit = structure_logit(side, item_index(self.world, rows), parameters)
-        return side.exam / (1 + np.exp(-logit.numpy()))
+            logits = [structure_logit(side, item, parameters).numpy() for parameters in each]
+        return [side.exam / (1 + np.exp(-logit)) for logit in logits]
 
 
 def fit_parameters(world: World, rows: pd.DataFrame) -> Parameters:

@@ -8,9 +8,20 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
+import torch
 
-from model_mle.structure_fit import fit_parameters, item_index, posterior_draws, prior_spreads
+from model_mle.structure_fit import (
+    Parameters,
+    StructureFit,
+    fit_parameters,
+    item_index,
+    posterior_draws,
+    prior_spreads,
+)
+from shared.click_model import click_probability
 from shared.presets import get_preset
+from shared.schema import DEVICES, SURFACES
 from shared.world import build_world
 from tests.model_mle.conftest import planted_rows
 
@@ -69,3 +80,36 @@ def test_posterior_draws_are_as_wide_as_the_evidence_allows():
     # the chain stays around the most probable values where the evidence is strong
     mean = tastes.mean(0)
     assert _median_cosine(start.user_taste.numpy()[many], mean[many]) > 0.9  # measured: 0.95
+
+
+def test_given_the_worlds_own_numbers_it_predicts_the_true_click_probability():
+    world = build_world(get_preset("tiny"), seed=3, start=dt.date(2026, 1, 1))
+    rng = np.random.default_rng(1)
+    frames = [
+        planted_rows(world, s, rng.choice(50, 500), rng.choice(len(world.items[s].ids), 500), rng)
+        for s in SURFACES
+    ]
+    rows = pd.concat(frames, ignore_index=True)
+    items = [world.items[s] for s in SURFACES]
+    truth = Parameters(
+        torch.from_numpy(world.user_vectors),
+        torch.from_numpy(world.user_bias),
+        torch.from_numpy(np.concatenate([i.vectors - i.centres[i.category] for i in items])),
+        torch.from_numpy(np.concatenate([i.bias for i in items])),
+    )
+    expected = np.concatenate(
+        [_true_probability(world, s, f) for s, f in zip(SURFACES, frames, strict=True)]
+    )
+    fit = StructureFit(world, truth, draws=[truth, truth])
+    np.testing.assert_allclose(fit.predict(rows), expected, rtol=1e-9)
+    np.testing.assert_allclose(fit.predict_mean(rows), expected, rtol=1e-9)
+    with pytest.raises(ValueError, match="no posterior draws"):
+        StructureFit(world, truth).predict_mean(rows)
+
+
+def _true_probability(world, surface: str, rows: pd.DataFrame) -> np.ndarray:
+    user = pd.Index(world.user_ids).get_indexer(rows["user_id"])
+    item = pd.Index(world.items[surface].ids).get_indexer(rows["item_id"])
+    device = pd.Index(DEVICES).get_indexer(rows["device"])
+    hour, position = rows["hour"].to_numpy(), rows["position"].to_numpy()
+    return click_probability(world, surface, 0, user, item, hour, device, position)
