@@ -146,10 +146,9 @@ def spark_session(app_name: str) -> Any:
             for key, value in {"spark.app.name": app_name, **SESSION_CONF}.items():
                 session.conf.set(key, value)
         except Exception as error:
+            stop_session(session)  # the caller never gets it
             if connect_reachable(remote):
                 raise
-            session.release_session_on_close = False  # nobody to release it
-            session.stop()
             raise SparkConnectionError(remote) from error
         return session
     builder = (
