@@ -13,6 +13,9 @@ days: datasets of 9, 14 and 26 generated days, each tested on its own last day):
   every user's and item's own numbers learned), with its most probable values and averaged
   over 60 draws from their posterior: what learning the items' own numbers costs, and how
   much of that an estimator that averages over its uncertainty gets back;
+- the Bayesian joint model (`model_mle.posterior`: each joint model's users, items and category
+  centres averaged over draws from their posterior), per seed like the joint model: its gap to
+  the ceiling, to the oracle, and its seconds (the joint model's training and the sampling);
 - the joint model's training time (both surfaces at once) on this machine's CPU.
 """
 
@@ -26,6 +29,7 @@ from model_mle.ceiling import fit_ceiling
 from model_mle.data import DataConfig, load_experiment
 from model_mle.evaluate import classification_metrics
 from model_mle.joint import item_categories, train_joint
+from model_mle.posterior import sample_joint
 from model_mle.structure_fit import fit_structure
 from model_mle.train import TrainConfig, train_model
 from shared.lake import Lake
@@ -66,11 +70,13 @@ def run(preset: str = "small") -> dict:
             train_joint(TrainConfig(model="joint", seed=seed), data.train, data.valid, categories)
             for seed in seeds
         ]
+        bayes = [sample_joint(j, data.train) for j in joints]
         for surface in SURFACES:
             test = data.test[surface]
             oracle = _metrics(test, test["p_click"].to_numpy())
             ceil = _metrics(test, ceiling.predict(test))
             joint = [_metrics(test, j[surface].predict(test)) for j in joints]
+            drawn = [_metrics(test, b[surface].predict(test)) for b in bayes]
             entry = {
                 "days": days,
                 "train_days": len(data.days) - 2,
@@ -91,6 +97,14 @@ def run(preset: str = "small") -> dict:
                 ),
                 "joint_seconds": round(statistics.median(j[surface].seconds for j in joints), 1),
                 "joint_epochs": len(joints[0][surface].history),
+                "bayes_auc": spread([b["auc"] for b in drawn]),
+                "bayes_gap_model": spread([ceil["auc"] - b["auc"] for b in drawn]),
+                "bayes_auc_gap": spread([oracle["auc"] - b["auc"] for b in drawn]),
+                "bayes_logloss_gap_pct": spread(
+                    [100 * (b["logloss"] / oracle["logloss"] - 1) for b in drawn]
+                ),
+                "bayes_seconds": round(statistics.median(b[surface].seconds for b in bayes), 1),
+                "bayes_draws": bayes[0][surface].network.spec.draws,
             }
             if structure is not None:
                 entry["structure_auc"] = _metrics(test, structure.predict(test))["auc"]
@@ -107,7 +121,8 @@ def run(preset: str = "small") -> dict:
             results.append(entry)
             print(
                 f"  {days} days, {surface}: ceiling {ceil['auc']:.4f}, joint "
-                f"{entry['joint_auc']['median']:.4f}, oracle {oracle['auc']:.4f}",
+                f"{entry['joint_auc']['median']:.4f}, joint_bayes "
+                f"{entry['bayes_auc']['median']:.4f}, oracle {oracle['auc']:.4f}",
                 flush=True,
             )
     return {
@@ -131,13 +146,15 @@ def markdown(entry: dict) -> str:
         + ", ".join(f"{s} {a} / {b}%" for s, (a, b) in entry["goal_oracle"].items())
         + f" at 11 training days and {entry['goal_oracle_long'][0]} / "
         f"{entry['goal_oracle_long'][1]}% from 23; at least {entry['goal_over_logreg']} AUC "
-        "above logistic regression. Joint: median of 3 seeds (min-max) at 11 days, one seed "
-        "elsewhere; training time is for both surfaces at once.",
+        "above logistic regression. Joint and joint_bayes (the joint model averaged over its "
+        "posterior): median of 3 seeds (min-max) at 11 days, one seed elsewhere; times are "
+        "for both surfaces at once, joint_bayes's including the joint model's training.",
         "",
         "| train days | surface | train rows | oracle AUC | ceiling AUC | joint AUC | "
-        "gap data | gap model | known-structure AUC: most probable / posterior mean | "
-        "joint log loss gap % | joint - logreg | joint s |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "gap data | gap model | joint_bayes AUC | its gap model | its log loss gap % | "
+        "known-structure AUC: most probable / posterior mean | "
+        "joint log loss gap % | joint - logreg | joint s | joint_bayes s |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in entry["results"]:
         j, gm, ll = r["joint_auc"], r["gap_model"], r["joint_logloss_gap_pct"]
@@ -147,11 +164,13 @@ def markdown(entry: dict) -> str:
             if "structure_auc" in r
             else ""
         )
+        b, bg, bl = r["bayes_auc"], r["bayes_gap_model"], r["bayes_logloss_gap_pct"]
         rows.append(
             f"| {r['train_days']} | {r['surface']} | {r['train_rows']:,} | "
             f"{r['oracle_auc']:.4f} | {r['ceiling_auc']:.4f} | "
             f"{j['median']:.4f} ({j['min']:.4f}-{j['max']:.4f}) | {r['gap_data']:.4f} | "
-            f"{gm['median']:.4f} | {structure} | {ll['median']:.1f} | {over} | "
-            f"{r['joint_seconds']} |"
+            f"{gm['median']:.4f} | {b['median']:.4f} ({b['min']:.4f}-{b['max']:.4f}) | "
+            f"{bg['median']:.4f} | {bl['median']:.1f} | {structure} | {ll['median']:.1f} | "
+            f"{over} | {r['joint_seconds']} | {r['bayes_seconds']} |"
         )
     return "\n".join([*rows, ""])

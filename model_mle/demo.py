@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from model_mle.models import MODEL_NAMES
+from model_mle.models import COMPARED_MODELS
 from shared.server import sigterm_exits
 from shared.settings import get_settings
 from shared.storage import atomic_write_json
@@ -82,7 +82,7 @@ def print_table(report: dict) -> None:
         print(f"\n{surface}: test day, against the oracle (best on validation: {s['best_model']})")
         print(f"  {'model':11} {'AUC':>7} {'to orac':>7} {'to ceil':>7} {'log loss':>9} "
               f"{'gap %':>6} {'ECE':>7} {'$/1000':>7}")  # fmt: skip
-        for name in sorted(s["models"], key=MODEL_NAMES.index):
+        for name in sorted(s["models"], key=COMPARED_MODELS.index):
             m = s["models"][name]
             revenue = m.get("policy_revenue_per_1000")
             print(f"  {name:11} {m['auc']:7.4f} {m['auc_gap']:7.4f} {m.get('gap_model', 0):7.4f} "

@@ -34,7 +34,10 @@ ARCHITECTURES: dict[str, dict] = {
     "joint": {"linear": False, "taste": True, "examination": True},
 }
 SURFACE_MODELS = ("popularity", "logreg", "mlp", "fm", "dcn")  # each trained on one surface
-MODEL_NAMES = (*SURFACE_MODELS, "joint")
+MODEL_NAMES = (*SURFACE_MODELS, "joint")  # what `train_model` and `train_joint` train
+# and what notebook 2 compares: joint_bayes is the joint model averaged over its posterior
+# (`posterior.py`), sampled after the joint model's training rather than trained
+COMPARED_MODELS = (*MODEL_NAMES, "joint_bayes")
 
 
 def build_network(

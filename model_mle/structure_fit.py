@@ -39,6 +39,7 @@ import torch
 
 from model_mle.ceiling import ItemSide, item_side, log_likelihood, minimise
 from model_mle.data import ExperimentData
+from model_mle.laplace import Pairing, Rows, laplace_block, with_bias
 from model_mle.policy import world_of
 from shared.click_model import INTERACTION_SCALE
 from shared.schema import SURFACES
@@ -162,63 +163,39 @@ def posterior_draws(
     side, item = item_side(structure_of(world), rows), torch.from_numpy(item_index(world, rows))
     user, label = torch.from_numpy(side.user), torch.from_numpy(rows["label"].to_numpy(float))
     centre, offset = torch.from_numpy(side.vector), torch.from_numpy(side.offset)
-    exam, ones = torch.from_numpy(side.exam), torch.ones((len(rows), 1), dtype=torch.float64)
+    n_users, k = start.user_taste.shape
+    n_items = len(start.item_bias)
+    # every row of an item has its category's centre: one per item
+    item_centre = torch.zeros((n_items, k), dtype=torch.float64).index_copy_(0, item, centre)
+    of_users, of_items = (
+        Pairing.of(user, item, n_users, n_items),
+        Pairing.of(item, user, n_items, n_users),
+    )
     taste, bias, item_offset, item_bias = (1 / torch.tensor(s, dtype=torch.float64) ** 2
                                            for s in prior_spreads(world))  # fmt: skip
-    k = start.user_taste.shape[1]
     user_precision = torch.cat([taste.repeat(k), bias[None]])
     item_precision = torch.cat([item_offset.repeat(k), item_bias[None]])
-    generator = torch.Generator().manual_seed(seed)
+    generator, data = torch.Generator().manual_seed(seed), Rows(torch.from_numpy(side.exam), label)
     p, out = start, []
     for sweep in range(BURN_IN + draws):
-        users = _draw(
-            torch.cat([p.user_taste, p.user_bias[:, None]], 1),
-            user,
-            torch.cat([centre + INTERACTION_SCALE * p.item_offset[item], ones], 1),
+        item_vectors = item_centre + INTERACTION_SCALE * p.item_offset
+        users = laplace_block(
+            torch.cat([p.user_taste, p.user_bias[:, None]], 1), of_users,
+            with_bias(item_vectors),
             offset + p.item_bias[item],
-            (exam, label, user_precision, generator),
-        )
+            data, user_precision, NEWTON_STEPS,
+        ).draw(generator)  # fmt: skip
         p = replace(p, user_taste=users[:, :k], user_bias=users[:, k])
-        items = _draw(
-            torch.cat([p.item_offset, p.item_bias[:, None]], 1),
-            item,
-            torch.cat([INTERACTION_SCALE * p.user_taste[user], ones], 1),
+        items = laplace_block(
+            torch.cat([p.item_offset, p.item_bias[:, None]], 1), of_items,
+            with_bias(INTERACTION_SCALE * p.user_taste),
             offset + p.user_bias[user] + (p.user_taste[user] * centre).sum(1),
-            (exam, label, item_precision, generator),
-        )
+            data, item_precision, NEWTON_STEPS,
+        ).draw(generator)  # fmt: skip
         p = replace(p, item_offset=items[:, :k], item_bias=items[:, k])
         if sweep >= BURN_IN:
             out.append(p)
     return out
-
-
-def _draw(
-    current: torch.Tensor,
-    index: torch.Tensor,
-    features: torch.Tensor,
-    offset: torch.Tensor,
-    given: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Generator],
-) -> torch.Tensor:
-    """One Gibbs block: for every row r of `current` (a user or an item, with the rows of
-    data whose `index` is r), a draw of its numbers theta from the Laplace approximation of
-    p(theta | data) under logit = offset + <theta, features> and a Gaussian prior."""
-    exam, label, precision, generator = given
-    n, d = current.shape
-    theta = current
-    for _ in range(NEWTON_STEPS):
-        sig = torch.sigmoid(offset + (theta[index] * features).sum(1))
-        p = exam * sig
-        # d log p(label) / d logit, and its Fisher information (the Hessian's weight)
-        slope = torch.where(label > 0, 1 - sig, -exam * sig * (1 - sig) / (1 - p))
-        weight = exam * sig * (1 - sig) ** 2 / (1 - p)
-        gradient = torch.zeros_like(theta).index_add_(0, index, slope[:, None] * features)
-        hessian = torch.zeros((n, d, d), dtype=theta.dtype).index_add_(
-            0, index, weight[:, None, None] * features[:, :, None] * features[:, None, :]
-        ) + torch.diag_embed(precision.expand(n, d))
-        theta = theta + torch.linalg.solve(hessian, gradient - precision * theta)
-    noise = torch.randn((n, d, 1), dtype=theta.dtype, generator=generator)
-    cholesky = torch.linalg.cholesky(hessian)
-    return theta + torch.linalg.solve_triangular(cholesky.mT, noise, upper=True)[..., 0]
 
 
 def fit_structure(data: ExperimentData, draws: int = 0) -> StructureFit:

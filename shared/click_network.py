@@ -19,6 +19,10 @@ team that trained it (`infra_mle` never imports `model_mle`):
                       a lower slot is seen less, whatever its content, so the slot scales the
                       probability instead of adding to the taste. Ranking at one slot is then
                       ranking by the taste alone.
+    draws = S         the taste part as S draws from a posterior (`model_mle/posterior.py`):
+                      the user, item and category tables hold S copies one after the other
+                      (draw d of row r at d x rows + r), and the click probability once the
+                      slot is seen is the average of sigmoid(logit) over the S draws.
 
 The logit is the sum of the parts that are switched on; with `examination` the network returns
 the logit of exam x sigmoid(that sum), so every caller keeps reading p = sigmoid(output).
@@ -54,6 +58,20 @@ def pairwise_interactions(v: torch.Tensor) -> torch.Tensor:
     return 0.5 * (v.sum(1).pow(2) - v.pow(2).sum(1)).sum(1)
 
 
+# The taste part's tables that hold one copy per posterior draw (`ClickNetworkSpec.draws`): what
+# belongs to a user, an item or a category. The context crosses and the number weights do not.
+DRAWN_TABLES = ("user_taste", "user_bias", "item_taste", "item_bias", "category_taste")
+
+
+def average_probability(logits: torch.Tensor) -> torch.Tensor:
+    """The logit of the mean of sigmoid(logits) over the last dimension (n, draws) -> (n,):
+    log(mean p) - log(mean (1 - p)), computed in log space so that no draw underflows."""
+    if logits.shape[-1] == 1:
+        return logits[..., 0]
+    log_p, log_q = nn.functional.logsigmoid(logits), nn.functional.logsigmoid(-logits)
+    return torch.logsumexp(log_p, -1) - torch.logsumexp(log_q, -1)
+
+
 @dataclass(frozen=True)
 class ClickNetworkSpec:
     vocab_sizes: tuple[int, ...]  # per categorical field, index 0 being "unknown"
@@ -67,6 +85,7 @@ class ClickNetworkSpec:
     taste: bool = False
     item_categories: int = 0  # the taste part's category vocabulary, index 0 being "unknown"
     examination: bool = False
+    draws: int = 1  # the taste part's posterior draws, averaged in probability (1: one fit)
 
     def __post_init__(self) -> None:
         if not (self.linear or self.fm or self.cross_layers or self.hidden or self.taste):
@@ -75,6 +94,8 @@ class ClickNetworkSpec:
             )
         if self.taste and self.item_categories < 1:
             raise ValueError("the taste part needs item_categories (1 when all are unknown)")
+        if self.draws < 1 or (self.draws > 1 and not self.taste):
+            raise ValueError(f"draws must be 1, or more for the taste part, got {self.draws}")
         if not self.vocab_sizes or min(self.vocab_sizes) < 1:
             raise ValueError(f"every field needs a vocabulary, got {self.vocab_sizes}")
 
@@ -122,13 +143,13 @@ class ClickNetwork(nn.Module):
 
     def _build_taste(self, spec: ClickNetworkSpec) -> None:
         k, n_categories = spec.embedding_dim, spec.item_categories
-        users, items = spec.vocab_sizes[USER], spec.vocab_sizes[ITEM]
+        users, items, draws = spec.vocab_sizes[USER], spec.vocab_sizes[ITEM], spec.draws
         self.register_buffer("item_category", torch.zeros(items, dtype=torch.long))
-        self.user_taste = nn.Embedding(users, k)
-        self.user_bias = nn.Embedding(users, 1)
-        self.item_taste = nn.Embedding(items, k)  # the item's offset from its category
-        self.item_bias = nn.Embedding(items, 1)
-        self.category_taste = nn.Embedding(n_categories, k)
+        self.user_taste = nn.Embedding(draws * users, k)
+        self.user_bias = nn.Embedding(draws * users, 1)
+        self.item_taste = nn.Embedding(draws * items, k)  # the item's offset from its category
+        self.item_bias = nn.Embedding(draws * items, 1)
+        self.category_taste = nn.Embedding(draws * n_categories, k)
         self.hour_category = nn.Embedding(spec.vocab_sizes[HOUR], n_categories)
         self.device_category = nn.Embedding(spec.vocab_sizes[DEVICE], n_categories)
         self.taste_dense = nn.Linear(spec.n_dense, 1, bias=False)
@@ -144,19 +165,28 @@ class ClickNetwork(nn.Module):
         ]  # fmt: skip
 
     def taste_logit(self, categorical: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        """The taste part's logit of each row, (n, draws): one column per posterior draw."""
         user, item = categorical[:, USER], categorical[:, ITEM]
-        category = self.item_category[item]
+        # draw d of a row r of a table sits at d x rows + r
+        draw = torch.arange(self.spec.draws, device=categorical.device)[None, :]
+        category = self.item_category[item][:, None] + draw * self.spec.item_categories
+        user = user[:, None] + draw * self.spec.vocab_sizes[USER]
+        item = item[:, None] + draw * self.spec.vocab_sizes[ITEM]
         item_vector = self.category_taste(category) + self.item_taste(item)
-        of_category = category[:, None]
+        return (
+            (self.user_taste(user) * item_vector).sum(2)
+            + self.user_bias(user)[..., 0]
+            + self.item_bias(item)[..., 0]
+            + self.context_logit(categorical, dense)[:, None]
+        )
+
+    def context_logit(self, categorical: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        """The taste part's terms that belong to no user and no item: hour x category, device x
+        category and a weight per number."""
+        of_category = self.item_category[categorical[:, ITEM]][:, None]
         crosses = self.hour_category(categorical[:, HOUR]).gather(1, of_category)
         crosses = crosses + self.device_category(categorical[:, DEVICE]).gather(1, of_category)
-        return (
-            (self.user_taste(user) * item_vector).sum(1)
-            + self.user_bias(user)[:, 0]
-            + self.item_bias(item)[:, 0]
-            + crosses[:, 0]
-            + self.taste_dense(dense)[:, 0]
-        )
+        return crosses[:, 0] + self.taste_dense(dense)[:, 0]
 
     def forward(self, categorical: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
         logit = self.relevance(categorical, dense)
@@ -170,12 +200,17 @@ class ClickNetwork(nn.Module):
     def relevance(self, categorical: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
         """The logit of a click once the slot has been seen (the whole logit without
         `examination`)."""
+        logit = self.logit_without_taste(categorical, dense)
+        if not self.spec.taste:
+            return logit
+        return average_probability(logit[:, None] + self.taste_logit(categorical, dense))
+
+    def logit_without_taste(self, categorical: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+        """Every switched-on part but the taste part."""
         rows = categorical + self.offsets
         logit = self.bias.expand(rows.shape[0])
         if self.spec.linear:
             logit = logit + self.weights(rows).sum((1, 2)) + self.dense_weights(dense)[:, 0]
-        if self.spec.taste:
-            logit = logit + self.taste_logit(categorical, dense)
         if not hasattr(self, "embedding"):
             return logit
         v = self.embedding(rows)  # (n, fields, k)

@@ -14,9 +14,10 @@
 # %% [markdown]
 # # Which model predicts clicks best, and how far from the best possible?
 #
-# Six models per surface, from a popularity baseline to a factorization machine, DCN-v2 and
-# the **joint** model (one user taste shared by the home row and the ad breaks), trained on the
-# first days, chosen on the next day, measured on the last day. The simulator knows every
+# Seven models per surface, from a popularity baseline to a factorization machine, DCN-v2, the
+# **joint** model (one user taste shared by the home row and the ad breaks) and **joint_bayes**,
+# the joint model averaged over its posterior instead of its single most probable fit, trained
+# on the first days, chosen on the next day, measured on the last day. The simulator knows every
 # impression's true click probability, so we also know the **oracle**: the best AUC and log
 # loss any model could reach on these very impressions. Between the two sits the
 # **data-limited ceiling**: the simulator's own click model with every item known and only the
@@ -41,6 +42,7 @@ from model_mle.ceiling import fit_ceiling
 from model_mle.compare import compare_surface, write_summary
 from model_mle.data import DataConfig, load_experiment
 from model_mle.joint import item_categories, train_joint
+from model_mle.posterior import sample_joint
 from model_mle.train import TrainConfig
 from shared.lake import Lake
 from shared.schema import SURFACES
@@ -52,13 +54,16 @@ joint = train_joint(
     TrainConfig(model="joint", max_epochs=epochs, seed=seed), data.train, data.valid,
     item_categories(Lake(data.dataset)), progress=False,
 )  # fmt: skip
+# The same model averaged over its posterior: its users and items drawn given the clicks.
+joint_bayes = sample_joint(joint, data.train)
 ceiling = fit_ceiling(data)
 results = {
     s: compare_surface(
-        data, s, epochs=epochs, progress=False, trained={"joint": joint[s]}, ceiling=ceiling
+        data, s, epochs=epochs, progress=False, ceiling=ceiling,
+        trained={"joint": joint[s], "joint_bayes": joint_bayes[s]},
     )
     for s in surfaces
-}
+}  # fmt: skip
 summary = write_summary(results, Path(output_json))
 
 # %% [markdown]

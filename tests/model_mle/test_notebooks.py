@@ -10,7 +10,7 @@ import jupytext
 import pytest
 
 from model_mle.demo import NOTEBOOKS, ORDER, run
-from model_mle.models import MODEL_NAMES
+from model_mle.models import COMPARED_MODELS
 from shared.artifacts import latest_model, load_model
 from shared.lake import Lake
 from shared.settings import get_settings
@@ -36,8 +36,8 @@ def test_the_report_holds_every_model_against_the_oracle(demo):
     for surface in ("ad_break", "home_row"):
         s = report[surface]
         assert 0.75 < s["oracle_auc"] < 0.9  # tiny's test day: about 0.82
-        assert set(s["models"]) == set(MODEL_NAMES)
-        assert s["best_model"] in MODEL_NAMES
+        assert set(s["models"]) == set(COMPARED_MODELS)
+        assert s["best_model"] in COMPARED_MODELS
         for name, m in s["models"].items():
             assert 0.35 < m["auc"] < s["oracle_auc"], name  # no model beats the truth
             assert m["logloss"] > s["oracle_logloss"], name
@@ -83,7 +83,7 @@ def test_the_search_exported_a_verified_model_and_mlflow_has_the_runs(demo, in_e
     mlflow.set_tracking_uri(tracking_uri())
     runs = mlflow.search_runs(experiment_names=["marquee-ad_break"])
     names = set(runs["tags.mlflow.runName"])
-    assert {f"compare-{m}" for m in MODEL_NAMES} <= names
+    assert {f"compare-{m}" for m in COMPARED_MODELS} <= names
     assert {"grid-search-fm", "trial", "chosen-fm"} <= names
 
 

@@ -46,16 +46,18 @@ def rows():
     return frame
 
 
+# the joint model's parts: the item -> category buffer travels in weights.pt with the rest
+JOINT = {"linear": False, "taste": True, "item_categories": 3, "examination": True}
 NETWORKS = {
     "fm": {"fm": True, "hidden": (8,)},
-    # the joint model's parts: the item -> category buffer travels in weights.pt with the rest
-    "joint": {"linear": False, "taste": True, "item_categories": 3, "examination": True},
+    "joint": JOINT,
+    "joint_bayes": {**JOINT, "draws": 3},  # its user, item and category tables: 3 draws each
 }
 
 
 @pytest.fixture(params=list(NETWORKS))
 def exported(request, tmp_path, rows):
-    """An exported network of each kind: every check below holds for both."""
+    """An exported network of each kind: every check below holds for each."""
     encoder = FeatureEncoder.fit(rows, CATEGORICAL_FIELDS, dense_columns("ad_break"))
     torch.manual_seed(0)
     spec = ClickNetworkSpec(encoder.vocab_sizes, len(encoder.dense), **NETWORKS[request.param])
