@@ -2,10 +2,13 @@
 
 The joint model (`joint.py`) keeps one most probable value of every user's taste and every
 item's offset. With two clicks a viewer on ad breaks and 37 an ad, those values are uncertain,
-and the most probable values of two uncertain factors shrink their product. This model keeps
-what the joint model learned about the structure (base rate, hour and device crosses, the
-weight of each number, examination by position) and replaces its users, items and category
-centres by draws from their posterior given the training rows of both surfaces:
+and the most probable values of two uncertain factors shrink their product. This model starts
+from the joint model and replaces its users, items and category centres by draws from their
+posterior given the training rows of both surfaces, keeping its structure (base rate, hour and
+device crosses, the weight of each number, examination by position). That structure was
+learned beside the most probable users and items, which it partly makes up for, so it is
+first refitted to draws (Monte Carlo EM: a short chain, then the structure that best explains
+the clicks averaged over its draws, `refit_structure`), and the chain is run again.
 
     Gibbs sampling, one sweep = three blocks
       users given items       each user's taste and bias: a Bayesian logistic regression on
@@ -23,9 +26,9 @@ over all of them, so the services serve it like any other artifact.
     bayes = sample_joint(joint, data.train)            # joint: train_joint's models
     bayes["ad_break"].predict(rows)                    # a TrainedModel per surface
 
-About 65 s after the joint model's training on the small preset (2 cores; model_mle's README
+About 60 s after the joint model's training on the small preset (2 cores; model_mle's README
 has the measured figures). Each kept copy adds the user and item tables once more to the
-artifact: 192 copies, about 45 MB per surface on the small preset.
+artifact: 256 copies, about 60 MB per surface on the small preset.
 """
 
 from __future__ import annotations
@@ -54,9 +57,11 @@ REFIT_ITERATIONS = 15  # L-BFGS iterations, per surface and refit
 
 @dataclass(frozen=True)
 class PosteriorConfig:
-    """The sampler's settings. Measured on the small preset's ads (seed 7, 2026-12-08): 2 kept
-    draws per block instead of 4 cost 0.002 AUC, 2 sweeps of burn-in instead of 10 cost
-    0.001, and a second Newton step per block took 115 s instead of 65 s for 0.0001 less."""
+    """The sampler's settings. Measured on the small preset's ads (data seed 7, 2026-12-08):
+    the refit is worth 0.0014-0.0015 AUC (sampler seeds 0 and 1: 0.7630 -> 0.7645, 0.7610 ->
+    0.7624); 2 kept draws per block instead of 4 cost 0.002, 2 sweeps of burn-in instead of
+    10 cost 0.001, and a second Newton step per block doubled the time for nothing (0.7625
+    against 0.7626). Another sampler seed moves the AUC by about 0.002."""
 
     sweeps: int = 32  # Gibbs sweeps whose draws are kept
     burn_in: int = 10  # sweeps dropped first, while the chain leaves the most probable values
@@ -94,7 +99,7 @@ class Layout:
     user: torch.Tensor  # each row's user
     item: torch.Tensor  # each row's item
     category: torch.Tensor  # each row's category
-    offset: torch.Tensor  # each row's logit from the structure the joint model learned
+    offset: torch.Tensor  # each row's logit from the structure (all but users and items)
     rows: Rows
     item_category: torch.Tensor  # each item's category
     item_surface: torch.Tensor  # each item's surface (0, 1, ...)
@@ -112,23 +117,24 @@ def sample_joint(
     networks are left as they are."""
     config = config or PosteriorConfig()
     started = time.perf_counter()
-    if any(m.network is None or not m.network.spec.taste or m.network.spec.draws != 1
-           for m in models.values()):  # fmt: skip
-        raise ValueError("sample_joint needs the joint model's networks (train_joint)")
-    networks = {s: copy.deepcopy(m.network) for s, m in models.items()}
+    networks: dict[str, ClickNetwork] = {}
+    for surface, model in models.items():
+        if model.network is None or not model.network.spec.taste or model.network.spec.draws > 1:
+            raise ValueError("sample_joint needs the joint model's networks (train_joint)")
+        networks[surface] = copy.deepcopy(model.network)
     rows = {s: encoded(m, train[s]) for s, m in models.items()}
     prior_std = next(iter(models.values())).config.prior_std
-    tables = tables_of(networks)  # type: ignore[arg-type]
+    tables = tables_of(networks)
     for _ in range(config.refits):  # Monte Carlo EM: draws given the structure, and back
-        layout = layout_of(networks, rows)  # type: ignore[arg-type]
+        layout = layout_of(networks, rows)
         kept = gibbs(tables, layout, replace(config, sweeps=config.refit_sweeps), prior_std)
-        refit_structure(networks, rows, kept, layout)  # type: ignore[arg-type]
-    layout = layout_of(networks, rows)  # type: ignore[arg-type]
+        refit_structure(networks, rows, kept, layout)
+    layout = layout_of(networks, rows)
     kept = gibbs(tables, layout, config, prior_std)
     seconds = time.perf_counter() - started
     return {
         s: TrainedModel(
-            NAME, s, m.config, m.encoder, drawn_network(networks[s], kept, layout, s),  # type: ignore[arg-type]
+            NAME, s, m.config, m.encoder, drawn_network(networks[s], kept, layout, s),
             history=m.history, seconds=m.seconds + seconds,
         )
         for s, m in models.items()
